@@ -1,0 +1,74 @@
+# Speech emotion & gender workbook -- `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Parameters of the workbook (passed to every notebook that declares them)
+DATASET ?= auto
+SOURCE  ?=
+PROFILE ?= full
+NB      ?=
+RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))")
+
+.PHONY: help setup all notebook test test-unit test-notebooks test-browser lab serve lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@echo "  Parameters: DATASET=auto|ravdess|synthetic SOURCE=<url|zip|folder> PROFILE=full|quick NB=<notebook>"
+
+requirements.txt: environment.yml tools/requirements_from_env.py
+	$(PYTHON) tools/requirements_from_env.py environment.yml > $@.tmp && mv $@.tmp $@
+
+setup: $(STAMP) ## Build .venv with the pinned packages (idempotent, seconds when nothing changed)
+
+$(STAMP): requirements.txt requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+	@echo "environment ready in $(VENV)"
+
+all: setup ## Run every notebook in order (papermill) into outputs/notebooks/
+	$(BIN)/python -m speechemo.runner $(RUN_ARGS)
+
+notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as for all)
+	@test -n "$(NB)" || { echo "usage: make notebook NB=03_classical_baselines"; exit 2; }
+	$(BIN)/python -m speechemo.runner $(RUN_ARGS) --only "$(NB)"
+
+test: test-unit test-notebooks test-browser ## Unit tests, notebooks under nbval, browser test
+
+test-unit: setup ## pytest on the helper package
+	$(BIN)/python -m pytest -q -m "not browser" tests
+
+TEST_RUN := outputs/test-run
+test-notebooks: setup ## Run all notebooks (quick profile, small synthetic corpus), then nbval re-executes them
+	rm -rf $(TEST_RUN)/notebooks
+	$(BIN)/python -m speechemo.runner --dataset synthetic --profile quick --actors 6 \
+	    --data-dir data/test-run --outputs-dir $(TEST_RUN)
+	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 $(TEST_RUN)/notebooks
+
+test-browser: setup ## Real browser test of the web app (installs Debian chromium if missing)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/python -m pytest -q -m browser tests
+
+lab: setup ## Open the workbook in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=.
+
+serve: setup ## Serve the exported bundle (outputs/deploy) on http://127.0.0.1:5000
+	$(BIN)/speechemo-serve --bundle outputs/deploy --port 5000
+
+lock: ## Refresh requirements.lock (full pinned set) from a fresh install of requirements.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet -r requirements.txt
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^speechemo' > requirements.lock
+	rm -rf .venv-lock
+
+clean: ## Remove outputs/ and caches (keeps data/ downloads and .venv)
+	rm -rf outputs/notebooks outputs/figures outputs/results outputs/deploy $(TEST_RUN) data/features data/test-run

@@ -1,0 +1,68 @@
+"""Where things live: the project root, data and outputs folders."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``pyproject.toml`` above ``start`` (default: the working directory).
+
+    ``SPEECHEMO_ROOT`` overrides the search (useful when a notebook is copied elsewhere).
+    """
+    if os.environ.get("SPEECHEMO_ROOT"):
+        return Path(os.environ["SPEECHEMO_ROOT"]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").exists() and (folder / "notebooks").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"no workbook root (a folder with pyproject.toml and notebooks/) above {here}; "
+        "run from inside the project or set SPEECHEMO_ROOT")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders a notebook reads and writes, resolved against the project root."""
+
+    root: Path
+    data: Path
+    outputs: Path
+
+    @property
+    def figures(self) -> Path:
+        return self.outputs / "figures"
+
+    @property
+    def results(self) -> Path:
+        return self.outputs / "results"
+
+    @property
+    def deploy(self) -> Path:
+        return self.outputs / "deploy"
+
+    @property
+    def features(self) -> Path:
+        return self.data / "features"
+
+    @property
+    def metadata_csv(self) -> Path:
+        return self.data / "metadata.csv"
+
+    @property
+    def dataset_json(self) -> Path:
+        return self.data / "dataset.json"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.results / "summary.csv"
+
+
+def layout(data_dir: str = "data", outputs_dir: str = "outputs") -> Layout:
+    """Resolve ``data_dir`` and ``outputs_dir`` (relative to the root unless absolute)."""
+    root = project_root()
+    lay = Layout(root, (root / data_dir).resolve(), (root / outputs_dir).resolve())
+    for p in (lay.data, lay.outputs, lay.figures, lay.results):
+        p.mkdir(parents=True, exist_ok=True)
+    return lay

@@ -1,0 +1,66 @@
+"""Run the workbook's notebooks in order with papermill (what ``make all`` calls).
+
+Each notebook gets only the parameters its ``parameters`` cell declares; the executed copy
+goes to ``<outputs>/notebooks/``. A failing notebook stops the run and its failing cell is shown.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .paths import project_root
+
+
+def notebooks(root: Path, only: str | None = None) -> list[Path]:
+    """The numbered notebooks of ``notebooks/`` in order (``only``: a name prefix, e.g. ``03``)."""
+    found = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [nb for nb in found if nb.name.startswith(only)]
+        if not found:
+            raise SystemExit(f"no notebook in notebooks/ starts with {only!r}")
+    return found
+
+
+def run(params: dict[str, object], outputs_dir: str, only: str | None = None) -> None:
+    """Execute the notebooks with papermill, passing each the parameters it declares."""
+    import papermill as pm
+
+    root = project_root()
+    out_dir = (root / outputs_dir / "notebooks").resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for nb in notebooks(root, only):
+        declared = pm.inspect_notebook(str(nb))
+        given = {k: v for k, v in params.items() if k in declared and v is not None}
+        target = out_dir / nb.name
+        print(f"\n=== {nb.name}  {given}", flush=True)
+        start = time.time()
+        try:
+            pm.execute_notebook(str(nb), str(target), parameters=given, cwd=str(out_dir),
+                                kernel_name="python3", progress_bar=False, log_output=False)
+        except pm.PapermillExecutionError as err:
+            print(f"\nFAILED: {nb.name}, cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                  f"{''.join(err.traceback[-3:]) if err.traceback else ''}\n"
+                  f"The executed notebook with the failing cell: {target}", file=sys.stderr)
+            raise SystemExit(1) from None
+        print(f"    done in {time.time() - start:.0f} s -> {target.relative_to(root)}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dataset", default="auto", choices=["auto", "ravdess", "synthetic"])
+    ap.add_argument("--source", default=None, help="Zenodo URL, local zip or local folder of Actor_XX")
+    ap.add_argument("--profile", default="full", choices=["full", "quick"])
+    ap.add_argument("--actors", type=int, default=None, help="number of synthetic actors")
+    ap.add_argument("--data-dir", default="data")
+    ap.add_argument("--outputs-dir", default="outputs")
+    ap.add_argument("--only", default=None, help="run only the notebook whose name starts with this")
+    a = ap.parse_args(argv)
+    params = {"dataset": a.dataset, "source": a.source, "profile": a.profile,
+              "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir}
+    run(params, a.outputs_dir, a.only)
+
+
+if __name__ == "__main__":
+    main()

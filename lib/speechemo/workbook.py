@@ -1,0 +1,85 @@
+"""What every notebook does first: resolve folders, load the dataset provenance, show the banner,
+and save figures with a descriptive name (stamped when the data are synthetic)."""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .download import DatasetInfo
+from .paths import Layout, layout
+
+SYNTHETIC_STAMP = "SYNTHETIC DATA - NOT RAVDESS"
+
+
+@dataclass(frozen=True)
+class Context:
+    lay: Layout
+    info: DatasetInfo
+    profile: str
+
+    @property
+    def dataset(self) -> str:
+        return self.info.kind
+
+
+def banner_markdown(info: DatasetInfo) -> str:
+    """The loud banner shown whenever results come from the synthetic corpus."""
+    if not info.is_synthetic:
+        return f"**Dataset: RAVDESS** (from `{Path(info.source).name or info.source}`)."
+    return ("<div style='border:3px solid #c00;padding:8px;background:#fee'>"
+            "<b>⚠ SYNTHETIC CORPUS — these results are NOT RAVDESS results.</b><br>"
+            f"Why: {info.note}. The synthetic corpus only exercises the pipeline; point the "
+            "workbook at RAVDESS (<code>make all DATASET=ravdess SOURCE=...</code>) for real numbers."
+            "</div>")
+
+
+def show_banner(info: DatasetInfo) -> None:
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(banner_markdown(info)))
+    except ImportError:  # outside Jupyter
+        print(banner_markdown(info))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (when imported) TensorFlow, with op determinism."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    import sys
+
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def start(data_dir: str = "data", outputs_dir: str = "outputs", profile: str = "full",
+          seed: int = 0, banner: bool = True) -> Context:
+    """Resolve the folders, read ``dataset.json`` written by notebook 00 and show the banner."""
+    if profile not in ("full", "quick"):
+        raise ValueError(f"profile must be 'full' or 'quick', not {profile!r}")
+    lay = layout(data_dir, outputs_dir)
+    info = DatasetInfo.load(lay.dataset_json)
+    seed_everything(seed)
+    if banner:
+        show_banner(info)
+    return Context(lay, info, profile)
+
+
+def save_figure(fig, ctx: Context, name: str) -> Path:
+    """Write ``fig`` to ``outputs/figures/<name>.png``; synthetic figures carry a red stamp."""
+    if ctx.info.is_synthetic:
+        fig.text(0.5, 0.995, SYNTHETIC_STAMP, ha="center", va="top", color="#c00",
+                 fontsize=11, weight="bold")
+    path = ctx.lay.figures / f"{name}.png"
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp.replace(path)
+    return path

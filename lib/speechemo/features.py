@@ -308,7 +308,7 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
     minus the files that failed, which are listed in ``failures``).
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     unknown = [s for s in sets if s not in FEATURE_SETS]
     if unknown:

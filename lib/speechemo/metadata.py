@@ -75,7 +75,7 @@ def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
     Files whose name is not a RAVDESS name, or that cannot be read, are left out of the table
     and named in the report; nothing is dropped silently.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     root = Path(root)
     files = sorted(p for p in root.glob("Actor_*/*") if p.suffix.lower() in AUDIO_SUFFIXES)

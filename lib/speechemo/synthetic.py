@@ -203,7 +203,7 @@ def generate_corpus(root: str | Path, actors: int | list[int] = 24, seed: int = 
     generated with the same actors, seed and rate is left as it is.
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     root = Path(root)
     actor_list = pick_actors(actors) if isinstance(actors, int) else sorted(actors)

@@ -1,0 +1,125 @@
+"""Figures used by several notebooks: titled, labelled, with units."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def balance_grid(balance: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Bar charts of the label counts and heatmaps of the cross-tabulations."""
+    fig, axes = plt.subplots(2, 4, figsize=(20, 9))
+    for ax, key in zip(axes[0], ("emotion", "intensity", "gender", "statement")):
+        s = balance[key]["files"]
+        ax.bar(s.index.astype(str), s.values, color=sns.color_palette("deep")[0])
+        ax.set(title=f"Files per {key}", xlabel=key, ylabel="files")
+        ax.tick_params(axis="x", rotation=45)
+    for ax, key in zip(axes[1], ("emotion x intensity", "emotion x gender", "sentiment x gender")):
+        sns.heatmap(balance[key], annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+        ax.set(title=f"Files: {key}")
+    s = balance["sentiment"]["files"]
+    axes[1, 3].bar(s.index, s.values, color=sns.color_palette("deep")[2])
+    axes[1, 3].set(title="Files per sentiment", xlabel="sentiment", ylabel="files")
+    fig.tight_layout()
+    return fig
+
+
+def box_by(df: pd.DataFrame, y: str, x: str, hue: str | None, title: str, ylabel: str,
+           order: list[str] | None = None, ax=None, kind: str = "box") -> plt.Axes:
+    ax = ax or plt.subplots(figsize=(11, 4))[1]
+    plot = sns.violinplot if kind == "violin" else sns.boxplot
+    kw = {"cut": 0, "inner": "quartile"} if kind == "violin" else {"fliersize": 2}
+    plot(data=df, x=x, y=y, hue=hue, order=order, ax=ax, **kw)
+    ax.set(title=title, xlabel=x, ylabel=ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def waveform_mel_grid(clips: list[tuple[str, np.ndarray]], sr: int) -> plt.Figure:
+    """One row per clip: waveform (amplitude vs seconds) and log-mel spectrogram (dB)."""
+    import librosa
+    import librosa.display
+
+    fig, axes = plt.subplots(len(clips), 2, figsize=(15, 2.1 * len(clips)),
+                             gridspec_kw={"width_ratios": [1, 1.25]})
+    for (label, y), (a1, a2) in zip(clips, axes):
+        t = np.arange(y.size) / sr
+        a1.plot(t, y, lw=0.5)
+        a1.set(ylabel="amplitude", xlim=(0, t[-1]))
+        a1.set_title(label, loc="left", fontsize=10)
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=64), ref=np.max)
+        img = librosa.display.specshow(mel, sr=sr, x_axis="time", y_axis="mel", ax=a2, cmap="magma")
+        a2.set(ylabel="Hz")
+        fig.colorbar(img, ax=a2, format="%+.0f dB", pad=0.01)
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 1].set_xlabel("time (s)")
+    fig.suptitle("One utterance per emotion (same actor and statement): waveform and log-mel spectrogram",
+                 y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d(Z: np.ndarray, labels: pd.Series, title: str, ax=None, legend_cols: int = 1) -> plt.Axes:
+    ax = ax or plt.subplots(figsize=(7, 6))[1]
+    labels = pd.Series(labels)
+    cats = (list(labels.cat.categories) if isinstance(labels.dtype, pd.CategoricalDtype)
+            else sorted(labels.unique(), key=str))
+    palette = sns.color_palette("tab20" if len(cats) > 10 else "tab10", len(cats))
+    for c, col in zip(cats, palette):
+        m = (labels == c).to_numpy()
+        ax.scatter(Z[m, 0], Z[m, 1], s=9, color=col, label=str(c), alpha=0.8)
+    ax.set(title=title, xlabel="t-SNE 1", ylabel="t-SNE 2")
+    ax.legend(fontsize=7, markerscale=2, ncol=legend_cols, loc="best", frameon=True)
+    return ax
+
+
+def confusion(cm: np.ndarray, classes: list[str], title: str, ax=None) -> plt.Axes:
+    """Row-normalised confusion matrix (recall per true class, %) with counts in the cells."""
+    ax = ax or plt.subplots(figsize=(1.0 + 0.75 * len(classes), 0.8 + 0.65 * len(classes)))[1]
+    pct = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) * 100
+    annot = np.array([[f"{p:.0f}%\n({n})" for p, n in zip(rp, rn)] for rp, rn in zip(pct, cm)])
+    sns.heatmap(pct, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=100, cbar=False, ax=ax,
+                xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 7 if len(classes) > 8 else 9})
+    ax.set(title=title, xlabel="predicted", ylabel="true")
+    ax.tick_params(axis="x", rotation=45)
+    ax.tick_params(axis="y", rotation=0)
+    return ax
+
+
+def learning_curves(histories: list[dict[str, list[float]]], title: str) -> plt.Figure:
+    """Loss and accuracy per epoch, one line per fold (train dashed, validation solid)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4))
+    for i, h in enumerate(histories, 1):
+        col = sns.color_palette("tab10")[i % 10]
+        a1.plot(h["loss"], "--", color=col, alpha=0.6)
+        a1.plot(h["val_loss"], color=col, label=f"fold {i}")
+        acc = next((k for k in h if k.endswith("accuracy") and not k.startswith("val")), None)
+        if acc:
+            a2.plot(h[acc], "--", color=col, alpha=0.6)
+            a2.plot(h["val_" + acc], color=col, label=f"fold {i}")
+    a1.set(title=f"{title}: loss (dashed = train, solid = validation actors)", xlabel="epoch",
+           ylabel="cross-entropy")
+    a2.set(title=f"{title}: accuracy", xlabel="epoch", ylabel="accuracy")
+    a1.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def compare_bars(df: pd.DataFrame, value: str, err: str, label: str, title: str,
+                 refs: dict[str, float] | None = None, chance: float | None = None) -> plt.Figure:
+    """Horizontal bars with fold std as error bars, plus reference lines (published figures)."""
+    df = df.sort_values(value)
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(df) + 1.8))
+    ax.barh(df[label], df[value] * 100, xerr=df[err] * 100, color=sns.color_palette("deep")[0], capsize=3)
+    for i, (name, v) in enumerate((refs or {}).items()):
+        ax.axvline(v, color=sns.color_palette("deep")[1 + i % 6], ls="--", lw=1.2)
+        ax.text(v, len(df) - 0.4 - 0.55 * i, f" {name} {v:.1f}", fontsize=8, va="top")
+    if chance:
+        ax.axvline(chance * 100, color="grey", ls=":", lw=1)
+        ax.text(chance * 100, -0.6, " chance", fontsize=8, color="grey")
+    ax.set(title=title, xlabel=f"{value.upper()} (%)  — mean ± std over folds", xlim=(0, 100))
+    fig.tight_layout()
+    return fig

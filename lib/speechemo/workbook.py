@@ -83,3 +83,34 @@ def save_figure(fig, ctx: Context, name: str) -> Path:
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     tmp.replace(path)
     return path
+
+
+def load_features(ctx: Context, sets: list[str], n_jobs: int = 2):
+    """Feature sets (from the cache notebook 02 filled) and the metadata rows aligned with them.
+
+    Returns ``(extraction, meta)``; ``meta`` is indexed by file in the order of the features.
+    """
+    from . import features, metadata
+
+    table = metadata.load_table(ctx.lay.metadata_csv)
+    ext = features.extract(table, sets, ctx.lay.features, n_jobs=n_jobs, progress=False)
+    if ext.failures:
+        print(f"{len(ext.failures)} files could not be used (see notebook 02): "
+              + ", ".join(f for f, _ in ext.failures))
+    return ext, table.set_index("file").loc[ext.files]
+
+
+def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, features: str,
+             model: str, protocol: str, normalisation: str, notebook: str,
+             params: dict | None = None, seed: int = 0):
+    """Cross-validate under ``protocol`` and record the result in ``outputs/results``."""
+    from . import evaluation as ev
+
+    splits = ev.folds_for(protocol, y, meta["actor"].to_numpy(), seed)
+    res = ev.cross_validate(fit_predict, y, splits, ev.classes_for(task, y),
+                            files=list(meta.index))
+    row = ev.result_row(res, dataset=ctx.dataset, task=task, features=features, model=model,
+                        protocol=protocol, normalisation=normalisation, profile=ctx.profile,
+                        notebook=notebook, params=params)
+    ev.record(ctx.lay.results, row, res)
+    return res

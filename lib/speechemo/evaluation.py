@@ -1,0 +1,228 @@
+"""Evaluation protocols, metrics and the workbook's results table.
+
+Headline protocol: speaker-independent cross-validation over the six EmoBox actor folds
+(``ravdess.EMOBOX_FOLDS``): every fold tests on its actors and trains on all the others.
+The random stratified split (every actor on both sides) exists only to show how much it inflates
+the scores. Anything fitted -- scalers, selection, class weights, early stopping, hyper-parameters
+-- is fitted inside ``fit_predict`` on the training indices only.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
+from sklearn.model_selection import StratifiedKFold
+
+from .ravdess import EMOBOX_FOLDS, TASK_CLASSES, task_label
+
+SPEAKER_INDEPENDENT = "speaker_independent"
+RANDOM_SPLIT = "random_split"
+KEY = ["dataset", "task", "features", "model", "protocol", "normalisation"]
+SUMMARY_COLUMNS = KEY + ["wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
+                         "n_utterances", "fit_seconds", "profile", "notebook", "params", "commit",
+                         "created"]
+
+Split = tuple[np.ndarray, np.ndarray]
+FitPredict = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def labels_for(meta: pd.DataFrame, task: str) -> np.ndarray:
+    """Class name of every row of a metadata frame (needs ``emotion`` and ``gender``)."""
+    return np.array([task_label(task, e, g) for e, g in zip(meta["emotion"], meta["gender"])])
+
+
+def speaker_folds(actors: np.ndarray) -> list[Split]:
+    """The EmoBox folds present in ``actors``: (train indices, test indices) per fold."""
+    actors = np.asarray(actors)
+    out = []
+    for fold in sorted(EMOBOX_FOLDS):
+        test = np.isin(actors, EMOBOX_FOLDS[fold])
+        if test.any() and (~test).any():
+            out.append((np.flatnonzero(~test), np.flatnonzero(test)))
+    if not out:
+        raise ValueError("no EmoBox fold has both training and test actors in this data")
+    return out
+
+
+def random_folds(y: np.ndarray, n_splits: int = 6, seed: int = 0) -> list[Split]:
+    """Stratified random folds that mix each actor's utterances across train and test."""
+    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [(tr, te) for tr, te in skf.split(np.zeros(len(y)), y)]
+
+
+def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0) -> list[Split]:
+    if protocol == SPEAKER_INDEPENDENT:
+        return speaker_folds(actors)
+    if protocol == RANDOM_SPLIT:
+        return random_folds(y, len(speaker_folds(actors)), seed)
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+def inner_groups(actors: np.ndarray, n: int = 3) -> np.ndarray:
+    """Group ids for nested, actor-grouped validation inside a training set."""
+    uniq = np.unique(actors)
+    return np.searchsorted(uniq, actors) % min(n, len(uniq))
+
+
+def speaker_normalise(X: np.ndarray, actors: np.ndarray) -> np.ndarray:
+    """Z-score every column within each speaker, from that speaker's own utterances only
+    (labels unused). A test speaker is normalised with its own statistics, never with
+    anything from training speakers, and no label of any test utterance is read."""
+    X = np.asarray(X, dtype=np.float64)
+    out = np.empty_like(X)
+    for a in np.unique(actors):
+        m = actors == a
+        mu, sd = X[m].mean(axis=0), X[m].std(axis=0)
+        out[m] = (X[m] - mu) / np.where(sd > 1e-12, sd, 1.0)
+    return out
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """WA (accuracy), UA (balanced accuracy = mean per-class recall) and macro-F1."""
+    import warnings
+
+    with warnings.catch_warnings():  # a fold may lack a class: that is expected, not news
+        warnings.simplefilter("ignore", UserWarning)
+        return {"wa": float(accuracy_score(y_true, y_pred)),
+                "ua": float(balanced_accuracy_score(y_true, y_pred)),
+                "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro",
+                                           zero_division=0))}
+
+
+@dataclass
+class CVResult:
+    """Per-fold scores, pooled predictions and confusion matrix of one cross-validation."""
+
+    classes: list[str]
+    folds: pd.DataFrame
+    predictions: pd.DataFrame
+    fit_seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return confusion_matrix(self.predictions["true"], self.predictions["pred"], labels=self.classes)
+
+    def summary(self) -> dict[str, float]:
+        f = self.folds
+        return {"wa": f.wa.mean(), "wa_std": f.wa.std(ddof=0), "ua": f.ua.mean(),
+                "ua_std": f.ua.std(ddof=0), "macro_f1": f.macro_f1.mean(),
+                "macro_f1_std": f.macro_f1.std(ddof=0), "n_folds": len(f),
+                "n_utterances": len(self.predictions)}
+
+    def per_class(self) -> pd.DataFrame:
+        p, r, f1, n = precision_recall_fscore_support(self.predictions["true"], self.predictions["pred"],
+                                                      labels=self.classes, zero_division=0)
+        return pd.DataFrame({"precision": p, "recall": r, "f1": f1, "support": n}, index=self.classes)
+
+
+def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], classes: list[str],
+                   files: list[str] | None = None, progress: str | None = None) -> CVResult:
+    """Run ``fit_predict(train_idx, test_idx, fold) -> predicted labels`` on every split.
+
+    ``fit_predict`` owns everything that is fitted, and sees the test indices only to predict.
+    """
+    from tqdm import tqdm
+
+    rows, preds, total = [], [], 0.0
+    for k, (tr, te) in enumerate(tqdm(splits, desc=progress, disable=progress is None,
+                                      leave=False), 1):
+        assert not set(tr) & set(te), "train and test overlap"
+        t0 = time.perf_counter()
+        pred = np.asarray(fit_predict(tr, te, k))
+        dt = time.perf_counter() - t0
+        total += dt
+        rows.append({"fold": k, **scores(y[te], pred, classes), "n_test": len(te), "fit_seconds": dt})
+        preds.append(pd.DataFrame({"file": np.asarray(files)[te] if files is not None else te,
+                                   "fold": k, "true": y[te], "pred": pred}))
+    return CVResult(classes, pd.DataFrame(rows), pd.concat(preds, ignore_index=True), total)
+
+
+# ----------------------------------------------------------------------------- results table
+def git_commit(root: Path | None = None) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: str, protocol: str,
+               normalisation: str, profile: str, notebook: str, params: dict | None = None) -> dict:
+    """One row of ``summary.csv`` for a cross-validation result."""
+    return {"dataset": dataset, "task": task, "features": features, "model": model,
+            "protocol": protocol, "normalisation": normalisation, **res.summary(),
+            "fit_seconds": round(res.fit_seconds, 2), "profile": profile, "notebook": notebook,
+            "params": json.dumps(params or {}, sort_keys=True), "commit": git_commit(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _upsert(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    if path.exists():
+        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        merged = pd.concat([old, new], ignore_index=True).drop_duplicates(key, keep="last")
+    else:
+        merged = new
+    _atomic_csv(merged, path)
+    return merged
+
+
+def record(results_dir: Path, row: dict, res: CVResult) -> None:
+    """Upsert a result into ``summary.csv`` (one row per key), ``folds.csv`` (one per fold) and
+    ``predictions/<key>.csv``; re-running a notebook replaces its rows instead of adding copies."""
+    results_dir = Path(results_dir)
+    _upsert(results_dir / "summary.csv", pd.DataFrame([row])[SUMMARY_COLUMNS], KEY)
+    folds = res.folds.assign(**{k: row[k] for k in KEY})
+    _upsert(results_dir / "folds.csv", folds[KEY + list(res.folds.columns)], KEY + ["fold"])
+    name = "__".join(str(row[k]) for k in KEY) + ".csv"
+    _atomic_csv(res.predictions, results_dir / "predictions" / name)
+
+
+def load_summary(results_dir: Path) -> pd.DataFrame:
+    path = Path(results_dir) / "summary.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    return pd.read_csv(path)
+
+
+def best(summary: pd.DataFrame, task: str, dataset: str, metric: str = "ua") -> pd.Series:
+    """The best speaker-independent row for a task on a dataset."""
+    s = summary[(summary.task == task) & (summary.dataset == dataset)
+                & (summary.protocol == SPEAKER_INDEPENDENT)]
+    if s.empty:
+        raise LookupError(f"no speaker-independent result for task {task!r} on {dataset!r} in summary.csv")
+    return s.sort_values([metric, "wa"], ascending=False).iloc[0]
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The stable columns of the summary, as percentages, for notebooks and reports."""
+    cols = KEY + ["ua", "ua_std", "wa", "wa_std", "macro_f1", "n_folds"]
+    out = summary[cols].copy()
+    for c in ("ua", "ua_std", "wa", "wa_std", "macro_f1"):
+        out[c] = (out[c] * 100).round(1)
+    return out.reset_index(drop=True)
+
+
+TASKS = list(TASK_CLASSES)
+
+
+def classes_for(task: str, y: np.ndarray) -> list[str]:
+    """The task's classes in their fixed order, restricted to those present in ``y``."""
+    present = set(np.asarray(y).tolist())
+    return [c for c in TASK_CLASSES[task] if c in present]

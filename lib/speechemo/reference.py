@@ -1,0 +1,28 @@
+"""Published figures to compare with (from the project's REFERENCE document)."""
+from __future__ import annotations
+
+import pandas as pd
+
+#: The GenderEmotionRecognizer seed's table: 16 classes (gender x emotion), split not stated.
+SEED_ACCURACY = {"logreg": 33.42, "random_forest": 76.01, "xgboost": 63.00, "lstm": 94.07}
+
+#: Published 8-class emotion figures on RAVDESS speech (UA %, protocol in the label).
+PUBLISHED_EMOTION_UA = {
+    "EmoBox wav2vec2-base (6 folds)": 54.33,
+    "EmoBox HuBERT-base (6 folds)": 65.43,
+    "EmoBox WavLM-large (6 folds)": 72.00,
+    "EmoBox Whisper-large-v3 (6 folds)": 75.32,
+}
+
+
+def published_table() -> pd.DataFrame:
+    rows = [("GenderEmotionRecognizer seed: LR / RF / XGBoost / LSTM", "split not stated, 16 classes",
+             "33.42 / 76.01 / 63.00 / 94.07 % accuracy"),
+            ("EmoBox, frozen wav2vec 2.0 base", "6 EmoBox folds, 8 classes", "UA 54.33, WA 55.40"),
+            ("EmoBox, frozen HuBERT base", "6 EmoBox folds, 8 classes", "UA 65.43, WA 66.21"),
+            ("EmoBox, frozen WavLM large", "6 EmoBox folds, 8 classes", "UA 72.00, WA 72.22"),
+            ("EmoBox, frozen Whisper large v3", "6 EmoBox folds, 8 classes", "UA 75.32, WA 75.87"),
+            ("Pepino et al. 2021, eGeMAPS functionals", "actors 1-20 / 23-24, 7 classes", "UA 57.0"),
+            ("Pepino et al. 2021, wav2vec 2.0 + per-speaker norm.", "actors 1-20 / 23-24, 7 classes", "UA 84.3"),
+            ("transformer-cnn-emotion-recognition", "random 80/10/10 split", "80.44 % accuracy")]
+    return pd.DataFrame(rows, columns=["system", "protocol", "figure"])

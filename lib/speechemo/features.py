@@ -239,6 +239,13 @@ def image_features(fr: Frames, cfg: FeatureConfig) -> dict[str, np.ndarray]:
     return {"x": x, "mask": mask}
 
 
+def families(columns: list[str]) -> pd.Series:
+    """Feature family of each column name (``mfcc3_mean`` -> ``mfcc``, ``mfcc_d3_std`` -> ``mfcc_d``)."""
+    return (pd.Series(list(columns), index=list(columns))
+            .str.replace(r"(?<=mfcc|gmel|roma|rast|cc_d|c_dd)\d+", "", regex=True)
+            .str.replace(r"_(mean|std|min|max|p10|p90)$", "", regex=True))
+
+
 _EXTRACTORS = {"seed": seed_features, "functionals": functional_features,
                "sequence": sequence_features, "image": image_features}
 

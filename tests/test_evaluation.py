@@ -1,0 +1,133 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from speechemo import classical, evaluation as ev
+from speechemo.ravdess import ALL_ACTORS, EMOBOX_FOLDS
+
+
+def _toy(n_per_actor=6, seed=0):
+    rng = np.random.default_rng(seed)
+    actors = np.repeat(np.array(ALL_ACTORS), n_per_actor)
+    y = np.tile(np.array(["a", "b", "c"]), len(actors) // 3)
+    X = rng.normal(size=(len(actors), 4)) + (y == "a")[:, None] + actors[:, None] * 0.01
+    return X, y, actors
+
+
+def test_speaker_folds_disjoint_and_cover_all_actors():
+    _, _, actors = _toy()
+    folds = ev.speaker_folds(actors)
+    assert len(folds) == 6
+    tested = []
+    for (tr, te), fold in zip(folds, sorted(EMOBOX_FOLDS)):
+        assert set(actors[tr]).isdisjoint(actors[te])
+        assert set(actors[te]) == set(EMOBOX_FOLDS[fold])
+        assert len(tr) + len(te) == len(actors)
+        tested += list(actors[te])
+    assert sorted(set(tested)) == list(ALL_ACTORS) and len(tested) == len(actors)
+
+
+def test_random_split_mixes_actors():
+    _, y, actors = _toy()
+    tr, te = ev.random_folds(y, 6)[0]
+    assert set(actors[tr]) & set(actors[te])
+
+
+class SpyScaler:
+    """Stands in for the pipeline's scaler and remembers which actors it was fitted on."""
+    seen: list = []
+
+    def __init__(self):
+        pass
+
+    def fit(self, X, y=None):
+        SpyScaler.seen.append(set(X[:, -1].astype(int)))
+        self.mean_, self.scale_ = X.mean(0), X.std(0) + 1e-9
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) / self.scale_
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **p):
+        return self
+
+
+@pytest.mark.parametrize("model", ["logreg", "svm_rbf", "xgboost"])
+def test_no_test_actor_reaches_a_fitted_scaler(monkeypatch, model):
+    X, y, actors = _toy()
+    X = np.column_stack([X, actors])  # last column carries the actor id, so the spy can see it
+    SpyScaler.seen = []
+    monkeypatch.setattr(classical, "StandardScaler", SpyScaler)
+    splits = ev.speaker_folds(actors)
+    fp = classical.fit_predict_fn(model, X, y, actors, classical.BUDGETS["quick"])
+    ev.cross_validate(fp, y, splits, ["a", "b", "c"])
+    _assert_no_leak(SpyScaler.seen, splits, actors)
+
+
+def _assert_no_leak(seen_sets, splits, actors):
+    """Every fit (outer, and the nested search's inner ones) saw training actors of one split only."""
+    assert len(seen_sets) >= len(splits), "the spy was not fitted once per fold"
+    train_sets = [set(actors[tr]) for tr, _ in splits]
+    for seen in seen_sets:
+        assert any(seen <= t for t in train_sets), f"a test actor reached the scaler: {sorted(seen)}"
+
+
+def test_leak_would_be_caught():
+    """The check is not vacuous: a fit_predict that scales with train + test rows is flagged."""
+    X, y, actors = _toy()
+    X = np.column_stack([X, actors])
+    SpyScaler.seen = []
+
+    def leaky(tr, te, fold):
+        SpyScaler().fit(np.vstack([X[tr], X[te]]))  # the classic mistake
+        return y[te]
+
+    splits = ev.speaker_folds(actors)
+    ev.cross_validate(leaky, y, splits, ["a", "b", "c"])
+    with pytest.raises(AssertionError, match="test actor reached"):
+        _assert_no_leak(SpyScaler.seen, splits, actors)
+
+
+def test_metrics_equal_sklearn():
+    y_true = np.array(["a", "a", "a", "b", "b", "c", "c", "c", "c", "c"])
+    y_pred = np.array(["a", "b", "a", "b", "c", "c", "c", "a", "c", "c"])
+    s = ev.scores(y_true, y_pred, ["a", "b", "c"])
+    assert s["wa"] == pytest.approx(accuracy_score(y_true, y_pred)) == pytest.approx(0.7)
+    assert s["ua"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    assert s["ua"] == pytest.approx((2 / 3 + 1 / 2 + 4 / 5) / 3)
+    assert s["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+
+
+def test_speaker_normalise_uses_each_speakers_own_rows():
+    X = np.array([[1.0], [3.0], [10.0], [30.0]])
+    out = ev.speaker_normalise(X, np.array([1, 1, 2, 2]))
+    np.testing.assert_allclose(out.ravel(), [-1, 1, -1, 1])
+
+
+def test_results_table_schema_and_upsert(tmp_path):
+    X, y, actors = _toy()
+    fp = classical.fit_predict_fn("logreg", X, y, actors, classical.BUDGETS["quick"])
+    res = ev.cross_validate(fp, y, ev.speaker_folds(actors), ["a", "b", "c"], files=[f"f{i}" for i in range(len(y))])
+    row = ev.result_row(res, dataset="synthetic", task="emotion", features="toy", model="logreg",
+                        protocol=ev.SPEAKER_INDEPENDENT, normalisation="none", profile="quick", notebook="t")
+    ev.record(tmp_path, row, res)
+    ev.record(tmp_path, row, res)  # a re-run replaces, never duplicates
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary.columns) == ev.SUMMARY_COLUMNS and len(summary) == 1
+    for col in ("dataset", "task", "features", "model", "protocol", "normalisation", "wa", "wa_std",
+                "ua", "ua_std", "macro_f1", "n_folds", "fit_seconds", "commit", "created"):
+        assert col in summary.columns
+    assert summary.loc[0, "n_folds"] == 6 and summary.loc[0, "dataset"] == "synthetic"
+    assert summary.loc[0, "ua"] == pytest.approx(res.folds.ua.mean())
+    folds = pd.read_csv(tmp_path / "folds.csv")
+    assert len(folds) == 6
+    preds = list((tmp_path / "predictions").glob("*.csv"))
+    assert len(preds) == 1 and len(pd.read_csv(preds[0])) == len(y)
+    assert res.confusion.sum() == len(y)

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
@@ -30,6 +31,17 @@ class Budget:
 
 BUDGETS = {"quick": Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2),
            "full": Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3)}
+
+
+def _quiet_ua(y_true, y_pred) -> float:
+    """Balanced accuracy without the warning an inner fold lacking a class would print."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return balanced_accuracy_score(y_true, y_pred)
 
 
 def make_model(name: str, budget: Budget, seed: int = 0):
@@ -62,7 +74,7 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
     est = pipeline(name, budget, seed)
     if name == "svm_rbf":
         cv = GroupKFold(n_splits=min(budget.inner_folds, len(np.unique(actors))))
-        est = GridSearchCV(est, {"model__C": list(budget.svm_grid)}, scoring="balanced_accuracy",
+        est = GridSearchCV(est, {"model__C": list(budget.svm_grid)}, scoring=make_scorer(_quiet_ua),
                            cv=cv, n_jobs=2)
         est.fit(X, yi, groups=inner_groups(actors, budget.inner_folds))
     elif name == "xgboost":

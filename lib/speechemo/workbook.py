@@ -114,3 +114,19 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
                         notebook=notebook, params=params)
     ev.record(ctx.lay.results, row, res)
     return res
+
+
+def comparison_figure(ctx: Context, task: str, title: str):
+    """UA ± std of every speaker-independent result for ``task`` on this dataset (best variant
+    per model and feature set), with the published figures as reference lines."""
+    from . import evaluation as ev, plots, reference
+    from .ravdess import TASK_CLASSES
+
+    s = ev.load_summary(ctx.lay.results)
+    s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()
+    s["label"] = s.model + " / " + s.features + " / norm=" + s.normalisation
+    s = s.sort_values("ua", ascending=False).groupby(["model", "features"]).head(1)
+    refs = reference.PUBLISHED_EMOTION_UA if task == "emotion" else None
+    fig = plots.compare_bars(s, "ua", "ua_std", "label", f"{title} (dataset: {ctx.dataset})",
+                             refs=refs, chance=1 / len(TASK_CLASSES[task]))
+    return fig, s

@@ -1,0 +1,350 @@
+"""Deep models on CPU: the seed's LSTM (on ``sequence``) and a ResNet-18 (on ``image``).
+
+Everything fitted -- input standardisation, class weights, early stopping -- uses training actors
+only; the early-stopping validation set is two *training* actors (one female, one male).
+Augmentation runs on training batches only.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# ----------------------------------------------------------------------------- profiles
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training set-up (the seed's: up to 100 epochs, batch 32, Adam, categorical cross-entropy)."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 12
+    width: int = 16                 # ResNet base width (64 = the ImageNet ResNet-18)
+    units: int = 64                 # LSTM units
+    dropout: float = 0.3
+    augment: tuple[str, ...] = ()   # any of: specaugment, shift, noise, mixup
+    seed: int = 0
+
+
+PROFILES = {
+    "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2),
+             "full": TrainConfig(epochs=100, units=64, patience=12)},
+    "resnet": {"quick": TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
+               "full": TrainConfig(epochs=40, width=16, patience=8, batch_size=32,
+                                   augment=("specaugment", "shift", "noise", "mixup"))},
+}
+
+
+# ----------------------------------------------------------------------------- data preparation
+def fit_standardiser(x: np.ndarray, mask: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean/std over the valid frames of ``x`` (fitted on training data only).
+
+    ``axis`` is the feature axis: -1 for ``(n, frames, dims)`` sequences, 1 for ``(n, rows, frames)``.
+    """
+    if axis == 1:
+        x = np.swapaxes(x, 1, 2)
+    valid = x[mask > 0]
+    return valid.mean(axis=0), valid.std(axis=0) + 1e-6
+
+
+def apply_standardiser(x: np.ndarray, mask: np.ndarray, stats: tuple[np.ndarray, np.ndarray],
+                       axis: int) -> np.ndarray:
+    mu, sd = stats
+    if axis == 1:
+        out = (x - mu[None, :, None]) / sd[None, :, None]
+        return (out * mask[:, None, :]).astype(np.float32)
+    return ((x - mu) / sd * mask[:, :, None]).astype(np.float32)
+
+
+def speaker_standardise(x: np.ndarray, mask: np.ndarray, actors: np.ndarray, axis: int) -> np.ndarray:
+    """Each speaker standardised with its own frames' statistics (labels unused)."""
+    out = np.empty_like(x, dtype=np.float32)
+    for a in np.unique(actors):
+        m = actors == a
+        out[m] = apply_standardiser(x[m], mask[m], fit_standardiser(x[m], mask[m], axis), axis)
+    return out
+
+
+def validation_actors(train_actors: np.ndarray, fold: int) -> np.ndarray:
+    """Two training actors (one even, one odd when possible) for early stopping."""
+    uniq = np.unique(train_actors)
+    picks = []
+    for parity in (0, 1):
+        cands = uniq[uniq % 2 == parity]
+        if len(cands):
+            picks.append(cands[fold % len(cands)])
+    return np.array(picks if len(uniq) > len(picks) else picks[:1])
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = len(y) / (n_classes * np.maximum(counts, 1))
+    return w / w[counts > 0].mean()
+
+
+# ----------------------------------------------------------------------------- models
+def build_lstm(frames: int, dims: int, heads: dict[str, int], cfg: TrainConfig):
+    """Conv1D front end -> LSTM -> masked mean pooling -> one softmax head per task."""
+    import keras
+    from keras import layers
+
+    x_in = keras.Input((frames, dims), name="sequence")
+    m_in = keras.Input((frames,), name="mask")
+    h = layers.Conv1D(cfg.units, 5, padding="same", activation="relu")(x_in)
+    h = layers.BatchNormalization()(h)
+    h = layers.MaxPooling1D(2)(h)
+    m = layers.Reshape((frames // 2, 2))(m_in)
+    m = layers.Lambda(lambda t: keras.ops.max(t, axis=-1, keepdims=True), name="pool_mask")(m)
+    h = layers.LSTM(cfg.units, return_sequences=True)(h)
+    h = layers.Multiply()([h, m])
+    pooled = layers.Lambda(lambda z: keras.ops.sum(z[0], axis=1) / (keras.ops.sum(z[1], axis=1) + 1e-6),
+                           name="masked_mean")([h, m])
+    pooled = layers.Dropout(cfg.dropout)(pooled)
+    pooled = layers.Dense(cfg.units, activation="relu")(pooled)
+    outs = {t: layers.Dense(n, activation="softmax", name=t)(layers.Dropout(cfg.dropout)(pooled))
+            for t, n in heads.items()}
+    return keras.Model([x_in, m_in], outs, name="lstm")
+
+
+def _basic_block(x, filters: int, stride: int):
+    from keras import layers
+
+    shortcut = x
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def build_resnet18(rows: int, frames: int, heads: dict[str, int], cfg: TrainConfig,
+                   weights: str | None = None):
+    """ResNet-18 topology (He et al. 2016: stem, 4 stages of 2 basic blocks, widths w, 2w, 4w, 8w)
+    for a one-channel image. ``weights``: optional local file of pretrained weights (by name)."""
+    import keras
+    from keras import layers
+
+    x_in = keras.Input((rows, frames, 1), name="image")
+    w = cfg.width
+    x = layers.Conv2D(w, 7, strides=2, padding="same", use_bias=False)(x_in)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    for stage, mult in enumerate((1, 2, 4, 8)):
+        for block in range(2):
+            x = _basic_block(x, w * mult, 2 if (block == 0 and stage > 0) else 1)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(cfg.dropout)(x)
+    outs = {t: layers.Dense(n, activation="softmax", name=t)(x) for t, n in heads.items()}
+    model = keras.Model(x_in, outs, name="resnet18")
+    if weights:
+        model.load_weights(weights, skip_mismatch=True)
+    return model
+
+
+# ----------------------------------------------------------------------------- augmentation
+def augment_batch(x: np.ndarray, y: dict[str, np.ndarray], mask: np.ndarray, rng: np.random.Generator,
+                  which: tuple[str, ...], mel_rows: int = 64) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Training-only augmentation of an image batch ``(n, rows, frames)`` with one-hot labels."""
+    x = x.copy()
+    n, rows, frames = x.shape
+    if "shift" in which:
+        for i in range(n):
+            valid = int(mask[i].sum())
+            s = int(rng.integers(-max(1, frames // 10), max(1, frames // 10) + 1))
+            x[i, :, :valid] = np.roll(x[i, :, :valid], s, axis=1)
+    if "specaugment" in which:
+        for i in range(n):
+            f = int(rng.integers(0, mel_rows // 8 + 1))
+            f0 = int(rng.integers(0, mel_rows - f + 1))
+            x[i, f0:f0 + f, :] = 0.0
+            t = int(rng.integers(0, frames // 8 + 1))
+            t0 = int(rng.integers(0, frames - t + 1))
+            x[i, :, t0:t0 + t] = 0.0
+    if "noise" in which:
+        x += rng.normal(0, 0.05, size=x.shape).astype(np.float32)
+    if "mixup" in which:
+        lam = rng.beta(0.2, 0.2, size=n).astype(np.float32)
+        lam = np.maximum(lam, 1 - lam)
+        perm = rng.permutation(n)
+        x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
+        y = {k: lam[:, None] * v + (1 - lam[:, None]) * v[perm] for k, v in y.items()}
+    return x.astype(np.float32), y
+
+
+def _batches(x, y, mask, cfg: TrainConfig, rng, image: bool, sample_w=None):
+    """One epoch of shuffled (and, for images, augmented) batches, as a generator."""
+    order = rng.permutation(len(x))
+    for s in range(0, len(order), cfg.batch_size):
+        idx = order[s:s + cfg.batch_size]
+        xb, yb = x[idx], {k: v[idx] for k, v in y.items()}
+        if image:
+            if cfg.augment:
+                xb, yb = augment_batch(xb, yb, mask[idx], rng, cfg.augment)
+            yield xb[..., None], yb
+        else:
+            yield [xb, mask[idx]], yb
+
+
+# ----------------------------------------------------------------------------- training
+@dataclass
+class Trained:
+    model: object
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def train(model, x: np.ndarray, mask: np.ndarray, y: dict[str, np.ndarray], val_idx: np.ndarray,
+          cfg: TrainConfig, image: bool, class_w: dict[str, np.ndarray] | None = None) -> Trained:
+    """Train with Adam + categorical cross-entropy (class-weighted), early stopping on the
+    validation actors' summed loss, best weights restored. ``y`` holds one-hot labels per head."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(cfg.seed)
+    tr_idx = np.setdiff1d(np.arange(len(x)), val_idx)
+    heads = list(y)
+    cw = {h: tf.constant((class_w or {}).get(h, np.ones(y[h].shape[1])), tf.float32) for h in heads}
+    opt = keras.optimizers.Adam(cfg.learning_rate)
+    cce = keras.losses.CategoricalCrossentropy(reduction="none")
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=True)
+            loss = 0.0
+            for h in heads:
+                w = tf.reduce_sum(yb[h] * cw[h], axis=-1)
+                loss += tf.reduce_mean(cce(yb[h], out[h]) * w)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    def evaluate(idx):
+        xs = x[idx][..., None] if image else [x[idx], mask[idx]]
+        out = model.predict(xs, batch_size=256, verbose=0)
+        loss = sum(float(np.mean(cce(y[h][idx], out[h]))) for h in heads)
+        acc = {h: float(np.mean(out[h].argmax(1) == y[h][idx].argmax(1))) for h in heads}
+        return loss, acc
+
+    hist: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    for h in heads:
+        hist[f"{h}_accuracy"], hist[f"val_{h}_accuracy"] = [], []
+    best, best_w, best_epoch, wait, times = np.inf, None, 0, 0, []
+    start = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        losses = [float(step(xb, yb)) for xb, yb in _batches(x[tr_idx], {k: v[tr_idx] for k, v in y.items()},
+                                                             mask[tr_idx], cfg, rng, image)]
+        tr_loss, tr_acc = evaluate(tr_idx[:512])
+        va_loss, va_acc = evaluate(val_idx)
+        times.append(time.perf_counter() - t0)
+        hist["loss"].append(float(np.mean(losses)))
+        hist["val_loss"].append(va_loss)
+        for h in heads:
+            hist[f"{h}_accuracy"].append(tr_acc[h])
+            hist[f"val_{h}_accuracy"].append(va_acc[h])
+        if va_loss < best - 1e-4:
+            best, best_w, best_epoch, wait = va_loss, model.get_weights(), epoch, 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                break
+    if best_w is not None:
+        model.set_weights(best_w)
+    return Trained(model, hist, len(hist["loss"]), best_epoch + 1, time.perf_counter() - start, times)
+
+
+def one_hot(y: np.ndarray, n: int) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)[y]
+
+
+def sentiment_from_emotion(p_emotion: np.ndarray, emotions: list[str]) -> np.ndarray:
+    """Sentiment probabilities as sums of emotion probabilities (neutral, positive, negative)."""
+    from .ravdess import SENTIMENT_NAMES, SENTIMENT_OF
+
+    out = np.zeros((len(p_emotion), len(SENTIMENT_NAMES)), np.float32)
+    for j, e in enumerate(emotions):
+        out[:, SENTIMENT_NAMES.index(SENTIMENT_OF[e])] += p_emotion[:, j]
+    return out
+
+
+def gender_emotion_from_heads(p_gender: np.ndarray, p_emotion: np.ndarray) -> np.ndarray:
+    """16-class probabilities p(g) * p(e), ordered as ``GENDER_EMOTION_NAMES``."""
+    return (p_gender[:, :, None] * p_emotion[:, None, :]).reshape(len(p_gender), -1)
+
+
+# ----------------------------------------------------------------------------- cross-validation
+class FoldTrainer:
+    """Trains one multi-head model per fold (lazily, once) and serves its test probabilities,
+    so that several tasks can be scored from the same training run.
+
+    ``targets``: head name -> integer labels of every utterance; ``n_classes``: head -> count.
+    ``normalisation``: ``none`` (standardiser fitted on the training actors) or ``speaker``
+    (every speaker standardised with its own frames, labels unused).
+    """
+
+    def __init__(self, build, x: np.ndarray, mask: np.ndarray, actors: np.ndarray,
+                 targets: dict[str, np.ndarray], n_classes: dict[str, int], cfg: TrainConfig,
+                 image: bool, normalisation: str = "none", balance: bool = True):
+        self.build, self.x, self.mask, self.actors = build, x, mask, actors
+        self.targets, self.n_classes, self.cfg, self.image = targets, n_classes, cfg, image
+        self.normalisation, self.balance = normalisation, balance
+        self.axis = 1 if image else -1
+        self.cache: dict[int, dict[str, np.ndarray]] = {}
+        self.runs: dict[int, Trained] = {}
+        if normalisation == "speaker":
+            self.x_spk = speaker_standardise(x, mask, actors, self.axis)
+        elif normalisation != "none":
+            raise ValueError(f"normalisation must be none or speaker, not {normalisation!r}")
+
+    def _inputs(self, tr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if self.normalisation == "speaker":
+            return self.x_spk[idx]
+        stats = fit_standardiser(self.x[tr], self.mask[tr], self.axis)  # training actors only
+        return apply_standardiser(self.x[idx], self.mask[idx], stats, self.axis)
+
+    def probs(self, fold: int, tr: np.ndarray, te: np.ndarray) -> dict[str, np.ndarray]:
+        if fold in self.cache:
+            return self.cache[fold]
+        import keras
+
+        from .workbook import seed_everything
+
+        seed_everything(self.cfg.seed + fold)
+        keras.backend.clear_session()
+        val_actors = validation_actors(self.actors[tr], fold)
+        val_local = np.flatnonzero(np.isin(self.actors[tr], val_actors))
+        x_tr = self._inputs(tr, tr)
+        y_tr = {h: one_hot(t[tr], self.n_classes[h]) for h, t in self.targets.items()}
+        cw = {h: class_weights(t[tr], self.n_classes[h]) for h, t in self.targets.items()} if self.balance else None
+        model = self.build()
+        run = train(model, x_tr, self.mask[tr], y_tr, val_local, self.cfg, self.image, cw)
+        x_te = self._inputs(tr, te)
+        xs = x_te[..., None] if self.image else [x_te, self.mask[te]]
+        out = model.predict(xs, batch_size=256, verbose=0)
+        self.cache[fold] = {h: np.asarray(out[h]) for h in self.targets}
+        run.model = None  # fold models are not kept
+        self.runs[fold] = run
+        return self.cache[fold]
+
+    def histories(self) -> list[dict[str, list[float]]]:
+        return [self.runs[k].history for k in sorted(self.runs)]
+
+    def timing(self) -> dict[str, float]:
+        ep = [t for r in self.runs.values() for t in r.epoch_seconds]
+        return {"folds": len(self.runs), "epochs": len(ep), "seconds_per_epoch": float(np.mean(ep)) if ep else 0.0,
+                "train_seconds": float(sum(r.seconds for r in self.runs.values())),
+                "mean_best_epoch": float(np.mean([r.best_epoch for r in self.runs.values()])) if self.runs else 0.0}

@@ -35,7 +35,7 @@ PROFILES = {
     "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2),
              "full": TrainConfig(epochs=100, units=64, patience=12)},
     "resnet": {"quick": TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
-               "full": TrainConfig(epochs=40, width=16, patience=8, batch_size=32,
+               "full": TrainConfig(epochs=40, width=16, patience=10, batch_size=32,
                                    augment=("specaugment", "shift", "noise", "mixup"))},
 }
 
@@ -88,22 +88,42 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- models
+def _masked_mean_layer():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="speechemo")
+    class MaskedMean(keras.layers.Layer):
+        """Mean over time of ``h`` weighted by a 0/1 ``mask`` of shape (batch, time, 1)."""
+
+        def call(self, inputs):
+            h, m = inputs
+            return keras.ops.sum(h * m, axis=1) / (keras.ops.sum(m, axis=1) + 1e-6)
+
+    return MaskedMean
+
+
+def __getattr__(name: str):  # build the Keras layer class only when TensorFlow is wanted
+    if name == "MaskedMean":
+        cls = _masked_mean_layer()
+        globals()["MaskedMean"] = cls
+        return cls
+    raise AttributeError(name)
+
+
 def build_lstm(frames: int, dims: int, heads: dict[str, int], cfg: TrainConfig):
     """Conv1D front end -> LSTM -> masked mean pooling -> one softmax head per task."""
     import keras
     from keras import layers
 
+    MaskedMean = globals().get("MaskedMean") or __getattr__("MaskedMean")
     x_in = keras.Input((frames, dims), name="sequence")
     m_in = keras.Input((frames,), name="mask")
     h = layers.Conv1D(cfg.units, 5, padding="same", activation="relu")(x_in)
     h = layers.BatchNormalization()(h)
     h = layers.MaxPooling1D(2)(h)
-    m = layers.Reshape((frames // 2, 2))(m_in)
-    m = layers.Lambda(lambda t: keras.ops.max(t, axis=-1, keepdims=True), name="pool_mask")(m)
+    m = layers.MaxPooling1D(2)(layers.Reshape((frames, 1))(m_in))
     h = layers.LSTM(cfg.units, return_sequences=True)(h)
-    h = layers.Multiply()([h, m])
-    pooled = layers.Lambda(lambda z: keras.ops.sum(z[0], axis=1) / (keras.ops.sum(z[1], axis=1) + 1e-6),
-                           name="masked_mean")([h, m])
+    pooled = MaskedMean(name="masked_mean")([h, m])
     pooled = layers.Dropout(cfg.dropout)(pooled)
     pooled = layers.Dense(cfg.units, activation="relu")(pooled)
     outs = {t: layers.Dense(n, activation="softmax", name=t)(layers.Dropout(cfg.dropout)(pooled))
@@ -206,36 +226,58 @@ class Trained:
     epoch_seconds: list[float] = field(default_factory=list)
 
 
-def train(model, x: np.ndarray, mask: np.ndarray, y: dict[str, np.ndarray], val_idx: np.ndarray,
+class Session:
+    """A model with its optimiser and compiled training step, built (and traced) once and
+    re-initialised for every fold: tracing a graph per fold would cost more than training
+    in the quick profile."""
+
+    def __init__(self, model, heads: list[str], cfg: TrainConfig):
+        import keras
+        import tensorflow as tf
+
+        self.model, self.heads, self.cfg = model, heads, cfg
+        self.init_weights = model.get_weights()
+        self.opt = keras.optimizers.Adam(cfg.learning_rate)
+        self.opt.build(model.trainable_variables)
+        self.cce = keras.losses.CategoricalCrossentropy(reduction="none")
+        cce, opt = self.cce, self.opt
+
+        @tf.function(reduce_retracing=True)
+        def step(xb, yb, cw):
+            with tf.GradientTape() as tape:
+                out = model(xb, training=True)
+                loss = 0.0
+                for h in heads:
+                    w = tf.reduce_sum(yb[h] * cw[h], axis=-1)
+                    loss += tf.reduce_mean(cce(yb[h], out[h]) * w)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        self.step = step
+
+    def reset(self) -> None:
+        self.model.set_weights(self.init_weights)
+        for v in self.opt.variables:  # moments and step count; the learning rate stays
+            if "learning_rate" not in v.path:
+                v.assign(np.zeros(v.shape, dtype=str(v.dtype)))
+
+
+def train(session: Session, x: np.ndarray, mask: np.ndarray, y: dict[str, np.ndarray], val_idx: np.ndarray,
           cfg: TrainConfig, image: bool, class_w: dict[str, np.ndarray] | None = None) -> Trained:
     """Train with Adam + categorical cross-entropy (class-weighted), early stopping on the
     validation actors' summed loss, best weights restored. ``y`` holds one-hot labels per head."""
-    import keras
     import tensorflow as tf
 
+    session.reset()
+    model, heads = session.model, session.heads
     rng = np.random.default_rng(cfg.seed)
     tr_idx = np.setdiff1d(np.arange(len(x)), val_idx)
-    heads = list(y)
     cw = {h: tf.constant((class_w or {}).get(h, np.ones(y[h].shape[1])), tf.float32) for h in heads}
-    opt = keras.optimizers.Adam(cfg.learning_rate)
-    cce = keras.losses.CategoricalCrossentropy(reduction="none")
-
-    @tf.function(reduce_retracing=True)
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            out = model(xb, training=True)
-            loss = 0.0
-            for h in heads:
-                w = tf.reduce_sum(yb[h] * cw[h], axis=-1)
-                loss += tf.reduce_mean(cce(yb[h], out[h]) * w)
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
 
     def evaluate(idx):
-        xs = x[idx][..., None] if image else [x[idx], mask[idx]]
-        out = model.predict(xs, batch_size=256, verbose=0)
-        loss = sum(float(np.mean(cce(y[h][idx], out[h]))) for h in heads)
+        out = predict(model, x[idx], mask[idx], image)
+        loss = sum(float(np.mean(session.cce(y[h][idx], out[h]))) for h in heads)
         acc = {h: float(np.mean(out[h].argmax(1) == y[h][idx].argmax(1))) for h in heads}
         return loss, acc
 
@@ -246,8 +288,8 @@ def train(model, x: np.ndarray, mask: np.ndarray, y: dict[str, np.ndarray], val_
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
-        losses = [float(step(xb, yb)) for xb, yb in _batches(x[tr_idx], {k: v[tr_idx] for k, v in y.items()},
-                                                             mask[tr_idx], cfg, rng, image)]
+        losses = [float(session.step(xb, yb, cw)) for xb, yb in _batches(
+            x[tr_idx], {k: v[tr_idx] for k, v in y.items()}, mask[tr_idx], cfg, rng, image)]
         tr_loss, tr_acc = evaluate(tr_idx[:512])
         va_loss, va_acc = evaluate(val_idx)
         times.append(time.perf_counter() - t0)
@@ -265,6 +307,16 @@ def train(model, x: np.ndarray, mask: np.ndarray, y: dict[str, np.ndarray], val_
     if best_w is not None:
         model.set_weights(best_w)
     return Trained(model, hist, len(hist["loss"]), best_epoch + 1, time.perf_counter() - start, times)
+
+
+def predict(model, x: np.ndarray, mask: np.ndarray, image: bool, batch: int = 256) -> dict[str, np.ndarray]:
+    """Softmax outputs per head, in batches, without ``model.predict``'s per-call pipeline."""
+    outs: dict[str, list[np.ndarray]] = {}
+    for s in range(0, len(x), batch):
+        xb = x[s:s + batch][..., None] if image else [x[s:s + batch], mask[s:s + batch]]
+        for h, v in model(xb, training=False).items():
+            outs.setdefault(h, []).append(np.asarray(v))
+    return {h: np.concatenate(v) for h, v in outs.items()}
 
 
 def one_hot(y: np.ndarray, n: int) -> np.ndarray:
@@ -305,6 +357,7 @@ class FoldTrainer:
         self.axis = 1 if image else -1
         self.cache: dict[int, dict[str, np.ndarray]] = {}
         self.runs: dict[int, Trained] = {}
+        self.session: Session | None = None
         if normalisation == "speaker":
             self.x_spk = speaker_standardise(x, mask, actors, self.axis)
         elif normalisation != "none":
@@ -319,22 +372,20 @@ class FoldTrainer:
     def probs(self, fold: int, tr: np.ndarray, te: np.ndarray) -> dict[str, np.ndarray]:
         if fold in self.cache:
             return self.cache[fold]
-        import keras
-
         from .workbook import seed_everything
 
         seed_everything(self.cfg.seed + fold)
-        keras.backend.clear_session()
+        if self.session is None:
+            self.session = Session(self.build(), list(self.targets), self.cfg)
         val_actors = validation_actors(self.actors[tr], fold)
         val_local = np.flatnonzero(np.isin(self.actors[tr], val_actors))
         x_tr = self._inputs(tr, tr)
         y_tr = {h: one_hot(t[tr], self.n_classes[h]) for h, t in self.targets.items()}
         cw = {h: class_weights(t[tr], self.n_classes[h]) for h, t in self.targets.items()} if self.balance else None
-        model = self.build()
-        run = train(model, x_tr, self.mask[tr], y_tr, val_local, self.cfg, self.image, cw)
+        model = self.session.model
+        run = train(self.session, x_tr, self.mask[tr], y_tr, val_local, self.cfg, self.image, cw)
         x_te = self._inputs(tr, te)
-        xs = x_te[..., None] if self.image else [x_te, self.mask[te]]
-        out = model.predict(xs, batch_size=256, verbose=0)
+        out = predict(model, x_te, self.mask[te], self.image)
         self.cache[fold] = {h: np.asarray(out[h]) for h in self.targets}
         run.model = None  # fold models are not kept
         self.runs[fold] = run

@@ -31,6 +31,7 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
 
     # progress bars in executed notebooks: a line every 10 s rather than dozens per second
     os.environ.setdefault("TQDM_MININTERVAL", "10")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
     root = project_root()
     out_dir = (root / outputs_dir / "notebooks").resolve()

@@ -1,0 +1,105 @@
+"""The web app and the ``predict`` command over an exported bundle (``make serve``).
+
+Routes: ``GET /`` upload or record a clip; ``POST /api/predict`` the same as JSON;
+``GET /results`` the workbook's results table and figures shipped in the bundle.
+Uploads are decoded in memory; nothing from the client names a file on the server.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .audio import AudioError
+from .inference import Bundle, InputError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+FIGURES = ("confusion.png", "comparison_emotion.png")
+
+
+def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, backend: str = "tflite"):
+    from flask import Flask, abort, jsonify, render_template, request, send_file
+
+    bundle = Bundle(bundle_dir, backend=backend)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max_bytes
+
+    def error(status: int, message: str):
+        return jsonify({"error": message}), status
+
+    @app.errorhandler(413)
+    def too_large(_):
+        return error(413, f"upload over the {max_bytes // (1024 * 1024)} MB limit")
+
+    @app.get("/")
+    def index():
+        return render_template("index.html", dataset=bundle.dataset, entries=bundle.entries)
+
+    @app.post("/api/predict")
+    def api_predict():
+        upload = request.files.get("file")
+        if upload is None:
+            return error(400, "no file: send the audio as multipart field 'file'")
+        data = upload.read()
+        if not data:
+            return error(400, "empty upload (0 bytes)")
+        name = Path(upload.filename or "upload").name
+        try:
+            return jsonify(bundle.predict_audio(data, name=name))
+        except InputError as err:
+            return error(422, str(err))
+        except AudioError as err:
+            return error(415, str(err))
+
+    @app.get("/results")
+    def results():
+        import pandas as pd
+
+        path = bundle.folder / "summary.csv"
+        table = pd.read_csv(path) if path.exists() else pd.DataFrame()
+        if len(table):
+            table = table[table.protocol == "speaker_independent"]
+            cols = ["dataset", "task", "features", "model", "normalisation", "ua", "ua_std", "wa", "wa_std"]
+            table = table[cols].sort_values(["task", "ua"], ascending=[True, False])
+            for c in ("ua", "ua_std", "wa", "wa_std"):
+                table[c] = (table[c] * 100).round(1)
+        figures = [f for f in FIGURES if (bundle.folder / "figures" / f).exists()]
+        return render_template("results.html", dataset=bundle.dataset, figures=figures,
+                               table=table.to_html(index=False, classes="results") if len(table) else "")
+
+    @app.get("/figures/<int:k>")
+    def figure(k: int):
+        figures = [f for f in FIGURES if (bundle.folder / "figures" / f).exists()]
+        if not 0 <= k < len(figures):
+            abort(404)
+        return send_file(bundle.folder / "figures" / figures[k], mimetype="image/png")
+
+    return app
+
+
+def serve_cli(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Serve the exported bundle")
+    ap.add_argument("--bundle", default="outputs/deploy")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=5000)
+    a = ap.parse_args(argv)
+    create_app(a.bundle).run(host=a.host, port=a.port)
+
+
+def predict_cli(argv: list[str] | None = None) -> None:
+    """``predict file.wav ...``: one JSON object per file on stdout; errors name the file."""
+    ap = argparse.ArgumentParser(description="Predict emotion, sentiment and gender of audio files")
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--bundle", default="outputs/deploy")
+    ap.add_argument("--backend", default="tflite", choices=["tflite", "keras"])
+    a = ap.parse_args(argv)
+    bundle = Bundle(a.bundle, backend=a.backend)
+    status = 0
+    for f in a.files:
+        try:
+            out = {"file": f, **bundle.predict_audio(f, name=f)}
+        except (AudioError, InputError) as err:
+            out, status = {"file": f, "error": str(err)}, 1
+        print(json.dumps(out))
+    sys.exit(status)

@@ -41,7 +41,7 @@ notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as fo
 	@test -n "$(NB)" || { echo "usage: make notebook NB=03_classical_baselines"; exit 2; }
 	$(BIN)/python -m speechemo.runner $(RUN_ARGS) --only "$(NB)"
 
-test: test-unit test-notebooks ## Unit tests, then every notebook under nbval (quick profile, synthetic corpus)
+test: test-unit test-notebooks test-browser ## Unit tests, every notebook under nbval (quick profile, synthetic corpus), browser test
 
 test-unit: setup ## pytest on the helper package
 	$(BIN)/python -m pytest -q -m "not browser" tests

@@ -24,6 +24,7 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, backen
     bundle = Bundle(bundle_dir, backend=backend)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
+    app.json.sort_keys = False  # keep the classes in the models' order
 
     def error(status: int, message: str):
         return jsonify({"error": message}), status

@@ -22,7 +22,7 @@ def test_shapes_dtypes_names(extraction):
     assert func.shape[1] > 150 and func.columns.is_unique
     for col in ("f0_mean", "voiced_ratio", "mfcc0_mean", "mfcc_d0_std", "logmel23_mean", "chroma11_mean"):
         assert col in func.columns
-    assert ext.arrays["sequence"]["x"].shape == (len(sub), 128, 40)
+    assert ext.arrays["sequence"]["x"].shape == (len(sub), 128, 48)
     assert ext.arrays["sequence"]["mask"].shape == (len(sub), 128)
     assert ext.arrays["image"]["x"].shape == (len(sub), 72, 128)
     for a in ext.arrays.values():

@@ -26,6 +26,7 @@ class TrainConfig:
     patience: int = 12
     width: int = 16                 # ResNet base width (64 = the ImageNet ResNet-18)
     units: int = 64                 # LSTM units
+    bidirectional: bool = False     # LSTM reads the sequence both ways
     dropout: float = 0.3
     augment: tuple[str, ...] = ()   # any of: specaugment, shift, noise, mixup
     seed: int = 0
@@ -122,7 +123,8 @@ def build_lstm(frames: int, dims: int, heads: dict[str, int], cfg: TrainConfig):
     h = layers.BatchNormalization()(h)
     h = layers.MaxPooling1D(2)(h)
     m = layers.MaxPooling1D(2)(layers.Reshape((frames, 1))(m_in))
-    h = layers.LSTM(cfg.units, return_sequences=True)(h)
+    rnn = layers.LSTM(cfg.units, return_sequences=True)
+    h = (layers.Bidirectional(rnn) if cfg.bidirectional else rnn)(h)
     pooled = MaskedMean(name="masked_mean")([h, m])
     pooled = layers.Dropout(cfg.dropout)(pooled)
     pooled = layers.Dense(cfg.units, activation="relu")(pooled)

@@ -5,7 +5,7 @@ Sets:
   rate, RMS energy, spectral centroid and spectral bandwidth (20 columns).
 - ``functionals``: a richer utterance-level set (MFCC, deltas, log-mel bands, spectral shape,
   chroma, energy/ZCR statistics, F0 statistics and voiced ratio, tempo proxies), columns named.
-- ``sequence``: frame-level MFCC + deltas, fixed length, with a mask (for the LSTM).
+- ``sequence``: frame-level MFCC + deltas + low-level rows, fixed length, with a mask (LSTM).
 - ``image``: log-mel spectrogram stacked with low-level-feature rows (for the ResNet).
 
 All sets share one front end (``audio.load``) and one STFT per clip (n_fft 1024, hop 256 at
@@ -39,6 +39,7 @@ class FeatureConfig:
     n_mfcc: int = 20
     n_mels: int = 64
     frames: int = 128               # fixed length (pooled frames) for sequence/image
+    llf: bool = False               # sequence: append the low-level-feature rows (RMS, F0, ...)
     trim: bool = True
     normalise: bool = False
     version: int = FEATURE_VERSION
@@ -51,7 +52,7 @@ class FeatureConfig:
 FEATURE_SETS: dict[str, FeatureConfig] = {
     "seed": FeatureConfig("seed", "table", n_mfcc=16),
     "functionals": FeatureConfig("functionals", "table", n_mfcc=20, n_mels=24),
-    "sequence": FeatureConfig("sequence", "sequence", n_mfcc=20, frames=128),
+    "sequence": FeatureConfig("sequence", "sequence", n_mfcc=20, frames=128, llf=True),
     "image": FeatureConfig("image", "image", n_mels=64, frames=128),
 }
 LLF_ROWS = ["rms", "zcr", "centroid", "bandwidth", "rolloff", "flatness", "f0", "voiced"]
@@ -202,11 +203,12 @@ def _pool2(m: np.ndarray) -> np.ndarray:
 
 
 def sequence_features(fr: Frames, cfg: FeatureConfig) -> dict[str, np.ndarray]:
-    """``(frames, 2*n_mfcc)`` MFCC + delta sequence at a 32 ms hop, and its mask."""
+    """``(frames, 2*n_mfcc [+ 8])`` MFCC + delta (+ low-level rows) at a 32 ms hop, and its mask."""
     import librosa
 
     mf = fr.mfcc(cfg.n_mfcc)
-    seq = _pool2(np.vstack([mf, librosa.feature.delta(mf, width=5)]))
+    rows = [mf, librosa.feature.delta(mf, width=5)] + ([llf_rows(fr)] if cfg.llf else [])
+    seq = _pool2(np.vstack(rows))
     x, mask = _fix_length(seq.astype(np.float32), cfg.frames)
     return {"x": x.T.copy(), "mask": mask}
 
@@ -219,6 +221,14 @@ def image_features(fr: Frames, cfg: FeatureConfig) -> dict[str, np.ndarray]:
     """
     mel = fr.logmel(cfg.n_mels)
     mel = (np.maximum(mel - mel.max(), -80.0) / 80.0 + 1.0)  # [0, 1]
+    img = _pool2(np.vstack([mel, llf_rows(fr)]).astype(np.float32))
+    x, mask = _fix_length(img, cfg.frames)
+    return {"x": x, "mask": mask}
+
+
+def llf_rows(fr: Frames) -> np.ndarray:
+    """``(len(LLF_ROWS), t)`` low-level descriptors scaled to [0, 1] over fixed physical ranges
+    (so the scaling depends neither on the clip nor on the corpus)."""
     llf = fr.llf()
     ranges = {"rms": (-70.0, 0.0), "zcr": (0.0, 0.5), "centroid": (0.0, 4000.0),
               "bandwidth": (0.0, 3000.0), "rolloff": (0.0, 8000.0), "flatness": (-60.0, 0.0),
@@ -234,9 +244,7 @@ def image_features(fr: Frames, cfg: FeatureConfig) -> dict[str, np.ndarray]:
             v = np.where(llf["voiced"] > 0, v, ranges["f0"][0])
         lo, hi = ranges[k]
         rows.append(np.clip((v - lo) / (hi - lo), 0, 1))
-    img = _pool2(np.vstack([mel, np.vstack(rows)]).astype(np.float32))
-    x, mask = _fix_length(img, cfg.frames)
-    return {"x": x, "mask": mask}
+    return np.vstack(rows).astype(np.float32)
 
 
 def families(columns: list[str]) -> pd.Series:

@@ -26,6 +26,7 @@ class TrainConfig:
     patience: int = 12
     width: int = 16                 # ResNet base width (64 = the ImageNet ResNet-18)
     units: int = 64                 # LSTM units
+    input_noise: float = 0.0        # LSTM: Gaussian noise on the standardised inputs (training only)
     bidirectional: bool = False     # LSTM reads the sequence both ways
     dropout: float = 0.3
     augment: tuple[str, ...] = ()   # any of: specaugment, shift, noise, mixup
@@ -33,10 +34,10 @@ class TrainConfig:
 
 
 PROFILES = {
-    "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2),
-             "full": TrainConfig(epochs=100, units=64, patience=12)},
+    "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2, input_noise=0.3, bidirectional=True),
+             "full": TrainConfig(epochs=100, units=64, patience=12, input_noise=0.3, bidirectional=True)},
     "resnet": {"quick": TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
-               "full": TrainConfig(epochs=40, width=16, patience=10, batch_size=32,
+               "full": TrainConfig(epochs=35, width=16, patience=10, batch_size=32,
                                    augment=("specaugment", "shift", "noise", "mixup"))},
 }
 
@@ -119,7 +120,11 @@ def build_lstm(frames: int, dims: int, heads: dict[str, int], cfg: TrainConfig):
     MaskedMean = globals().get("MaskedMean") or __getattr__("MaskedMean")
     x_in = keras.Input((frames, dims), name="sequence")
     m_in = keras.Input((frames,), name="mask")
-    h = layers.Conv1D(cfg.units, 5, padding="same", activation="relu")(x_in)
+    h = x_in
+    if cfg.input_noise:
+        h = layers.GaussianNoise(cfg.input_noise)(h)
+        h = layers.SpatialDropout1D(0.1)(h)
+    h = layers.Conv1D(cfg.units, 5, padding="same", activation="relu")(h)
     h = layers.BatchNormalization()(h)
     h = layers.MaxPooling1D(2)(h)
     m = layers.MaxPooling1D(2)(layers.Reshape((frames, 1))(m_in))

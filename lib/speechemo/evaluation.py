@@ -179,6 +179,7 @@ def _upsert(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(key, keep="last")
     else:
         merged = new
+    merged = merged.sort_values(key, kind="mergesort").reset_index(drop=True)  # stable file order
     _atomic_csv(merged, path)
     return merged
 
@@ -207,7 +208,14 @@ def best(summary: pd.DataFrame, task: str, dataset: str, metric: str = "ua") -> 
                 & (summary.protocol == SPEAKER_INDEPENDENT)]
     if s.empty:
         raise LookupError(f"no speaker-independent result for task {task!r} on {dataset!r} in summary.csv")
-    return s.sort_values([metric, "wa"], ascending=False).iloc[0]
+    return rank(s, metric).iloc[0]
+
+
+def rank(rows: pd.DataFrame, metric: str = "ua") -> pd.DataFrame:
+    """Rows best first by ``metric`` then WA; exact ties broken by the key, so the order never
+    depends on the order of the file."""
+    return rows.sort_values([metric, "wa"] + KEY, ascending=[False, False] + [True] * len(KEY),
+                            kind="mergesort")
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -79,13 +79,34 @@ def train_deep(kind: str, x: np.ndarray, mask: np.ndarray, actors: np.ndarray, y
 
 
 # ----------------------------------------------------------------------------- conversion and checks
+def unrolled(model):
+    """The same model with every recurrent layer unrolled (same weights): TFLite's built-in ops
+    then cover it, with no TensorList/Flex ops that the plain interpreter cannot run."""
+    import keras
+
+    def clone(layer):
+        cfg = layer.get_config()
+        if isinstance(layer, keras.layers.LSTM):
+            cfg["unroll"] = True
+        elif isinstance(layer, keras.layers.Bidirectional):
+            cfg["layer"]["config"]["unroll"] = True
+            if cfg.get("backward_layer"):
+                cfg["backward_layer"]["config"]["unroll"] = True
+        return layer.__class__.from_config(cfg)
+
+    if not any(isinstance(l, (keras.layers.LSTM, keras.layers.Bidirectional)) for l in model.layers):
+        return model
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def to_tflite(model, path: Path) -> Path:
-    """Convert a Keras model to TFLite (float32, built-in ops plus select TF ops if needed)."""
+    """Convert a Keras model to TFLite (float32, built-in ops only)."""
     import tensorflow as tf
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    conv._experimental_lower_tensor_list_ops = True
+    conv = tf.lite.TFLiteConverter.from_keras_model(unrolled(model))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     data = conv.convert()
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)

@@ -125,7 +125,7 @@ def comparison_figure(ctx: Context, task: str, title: str):
     s = ev.load_summary(ctx.lay.results)
     s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()
     s["label"] = s.model + " / " + s.features + " / norm=" + s.normalisation
-    s = s.sort_values("ua", ascending=False).groupby(["model", "features"]).head(1)
+    s = ev.rank(s).groupby(["model", "features"]).head(1)
     refs = reference.PUBLISHED_EMOTION_UA if task == "emotion" else None
     fig = plots.compare_bars(s, "ua", "ua_std", "label", f"{title} (dataset: {ctx.dataset})",
                              refs=refs, chance=1 / len(TASK_CLASSES[task]))

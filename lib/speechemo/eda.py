@@ -9,11 +9,18 @@ from . import audio
 
 def class_balance(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Counts per label and the cross-tabulations a student should see first."""
-    out = {c: table[c].value_counts().sort_index().to_frame("files")
+    from .ravdess import EMOTION_NAMES, SENTIMENT_NAMES
+
+    order = {"emotion": EMOTION_NAMES, "sentiment": SENTIMENT_NAMES}
+
+    def ordered(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+        return frame.reindex([c for c in order[col] if c in frame.index]) if col in order else frame
+
+    out = {c: ordered(table[c].value_counts().sort_index().to_frame("files"), c)
            for c in ("emotion", "intensity", "gender", "statement", "sentiment")}
-    out["emotion x intensity"] = pd.crosstab(table.emotion, table.intensity)
-    out["emotion x gender"] = pd.crosstab(table.emotion, table.gender)
-    out["sentiment x gender"] = pd.crosstab(table.sentiment, table.gender)
+    out["emotion x intensity"] = ordered(pd.crosstab(table.emotion, table.intensity), "emotion")
+    out["emotion x gender"] = ordered(pd.crosstab(table.emotion, table.gender), "emotion")
+    out["sentiment x gender"] = ordered(pd.crosstab(table.sentiment, table.gender), "sentiment")
     return out
 
 

@@ -148,20 +148,42 @@ def entry(task: str, row: pd.Series, best_any: pd.Series, feature_set: str, scal
                              "normalisation": best_any.normalisation, "ua": float(best_any.ua)}}
 
 
-def parity(keras_model, tflite_path: Path, inputs: list[np.ndarray]) -> dict[str, float]:
-    """Max |Keras - TFLite| over the given inputs and whether every argmax agrees."""
-    from .inference import TFLiteModel
+def parity(deploy_dir: Path, entries: dict[str, dict], ext, rows: np.ndarray) -> dict[str, dict]:
+    """Keras vs TFLite on the cached features of ``rows``: max |difference| and argmax agreement."""
+    from .inference import KerasModel, TFLiteModel, model_inputs
 
-    lite = TFLiteModel(tflite_path)
-    diffs, same = [], []
-    for xs in inputs:
-        k = np.asarray(keras_model(xs if isinstance(xs, list) else xs[None] if xs.ndim == 1 else xs,
-                                   training=False) if not isinstance(xs, list) else keras_model(xs, training=False))
-        k = list(k.values())[0] if isinstance(k, dict) else k
-        t = lite(xs)
-        diffs.append(float(np.max(np.abs(k - t))))
-        same.append(bool(np.all(k.argmax(-1) == t.argmax(-1))))
-    return {"n": len(inputs), "max_abs_diff": float(max(diffs)), "argmax_identical": all(same)}
+    out = {}
+    for task, e in entries.items():
+        lite = TFLiteModel(Path(deploy_dir) / e["files"]["tflite"])
+        keras_m = KerasModel(Path(deploy_dir) / e["files"]["keras"])
+        diffs, same = [], []
+        for i in rows:
+            if e["feature_config"]["kind"] == "table":
+                f = ext.tables[e["feature_set"]].iloc[i].to_dict()
+            else:
+                f = {k: v[i] for k, v in ext.arrays[e["feature_set"]].items()}
+            xs = model_inputs(e, {e["feature_set"]: f})
+            k, t = keras_m(xs), lite(xs)
+            diffs.append(float(np.abs(k - t).max()))
+            same.append(int(k.argmax()) == int(t.argmax()))
+        out[task] = {"n": len(rows), "max_abs_diff": max(diffs), "argmax_identical": all(same)}
+    return out
+
+
+def clip_bytes(path: str, seconds: float = 4.0) -> bytes:
+    """A file cut or padded to exactly ``seconds`` at 16 kHz, as in-memory WAV bytes."""
+    import io
+
+    import soundfile as sf
+
+    from . import audio
+
+    n = int(seconds * audio.TARGET_SR)
+    y = audio.load(path, trim=False)
+    y = np.pad(y, (0, max(0, n - y.size)))[:n]
+    buf = io.BytesIO()
+    sf.write(buf, y, audio.TARGET_SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
 
 
 def latency(fn, clips: list[bytes], repeats: int = 1) -> dict[str, float]:

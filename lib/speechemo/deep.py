@@ -401,6 +401,18 @@ class FoldTrainer:
     def histories(self) -> list[dict[str, list[float]]]:
         return [self.runs[k].history for k in sorted(self.runs)]
 
+    def gap(self, head: str) -> dict[str, float]:
+        """Mean over folds of training and validation-actor accuracy at the restored epoch, and at
+        the last epoch run: how far the model fits the training voices beyond what transfers."""
+        rows = []
+        for r in self.runs.values():
+            b = r.best_epoch - 1
+            rows.append((r.history[f"{head}_accuracy"][b], r.history[f"val_{head}_accuracy"][b],
+                         r.history[f"{head}_accuracy"][-1], r.history[f"val_{head}_accuracy"][-1]))
+        m = np.mean(rows, axis=0) if rows else np.zeros(4)
+        return {"train_acc_at_best": float(m[0]), "val_acc_at_best": float(m[1]),
+                "train_acc_last": float(m[2]), "val_acc_last": float(m[3])}
+
     def timing(self) -> dict[str, float]:
         ep = [t for r in self.runs.values() for t in r.epoch_seconds]
         return {"folds": len(self.runs), "epochs": len(ep), "seconds_per_epoch": float(np.mean(ep)) if ep else 0.0,

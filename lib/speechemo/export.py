@@ -215,6 +215,9 @@ def model_card(entries: dict[str, dict], dataset: str, checks: dict, n_utterance
                   f"* model: `{e['model']}` on the `{e['feature_set']}` feature set; classes: {', '.join(e['labels'])}",
                   f"* speaker-independent cross-validation (6 EmoBox actor folds): **UA {m['ua']*100:.1f} ± "
                   f"{m['ua_std']*100:.1f} %**, WA {m['wa']*100:.1f} ± {m['wa_std']*100:.1f} %, macro-F1 {m['macro_f1']*100:.1f} %",
+                  *([f"* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so any "
+                     "'male' prediction there scores an F1 of 0 for that absent class and pulls the mean down"]
+                    if task == "gender" else []),
                   f"* the deployed model is then retrained on all {n_actors} actors with the same configuration",
                   f"* best result of the workbook for this task: {b['model']} on {b['features']} "
                   f"(normalisation {b['normalisation']}), UA {b['ua']*100:.1f} %"

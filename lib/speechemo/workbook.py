@@ -116,14 +116,19 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
     return res
 
 
-def comparison_figure(ctx: Context, task: str, title: str):
+def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):
     """UA ± std of every speaker-independent result for ``task`` on this dataset (best variant
-    per model and feature set), with the published figures as reference lines."""
+    per model and feature set), with the published figures as reference lines.
+
+    ``upto``: a notebook name; only rows written by it and the notebooks before it are shown, so a
+    notebook's output never depends on whether a later notebook has run already."""
     from . import evaluation as ev, plots, reference
     from .ravdess import TASK_CLASSES
 
     s = ev.load_summary(ctx.lay.results)
     s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()
+    if upto is not None:
+        s = s[s.notebook.astype(str) <= upto]
     s["label"] = s.model + " / " + s.features + " / norm=" + s.normalisation
     s = ev.rank(s).groupby(["model", "features"]).head(1)
     refs = reference.PUBLISHED_EMOTION_UA if task == "emotion" else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import make_scorer
@@ -116,7 +115,3 @@ def group_permutation_importance(est, enc, X: np.ndarray, y: np.ndarray, groups:
             drops.append(base - balanced_accuracy_score(yi, est.predict(Xp)))
         out[g] = float(np.mean(drops))
     return out
-
-
-def unfitted_copy(est):
-    return clone(est)

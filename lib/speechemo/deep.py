@@ -6,6 +6,7 @@ Augmentation runs on training batches only.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,10 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- models
-def _masked_mean_layer():
+@functools.cache
+def masked_mean_layer():
+    """The ``MaskedMean`` Keras layer class, defined (and registered for loading ``.keras``
+    files) on first use, so that importing this module does not import TensorFlow."""
     import keras
 
     @keras.saving.register_keras_serializable(package="speechemo")
@@ -104,20 +108,12 @@ def _masked_mean_layer():
     return MaskedMean
 
 
-def __getattr__(name: str):  # build the Keras layer class only when TensorFlow is wanted
-    if name == "MaskedMean":
-        cls = _masked_mean_layer()
-        globals()["MaskedMean"] = cls
-        return cls
-    raise AttributeError(name)
-
-
 def build_lstm(frames: int, dims: int, heads: dict[str, int], cfg: TrainConfig):
     """Conv1D front end -> LSTM -> masked mean pooling -> one softmax head per task."""
     import keras
     from keras import layers
 
-    MaskedMean = globals().get("MaskedMean") or __getattr__("MaskedMean")
+    MaskedMean = masked_mean_layer()
     x_in = keras.Input((frames, dims), name="sequence")
     m_in = keras.Input((frames,), name="mask")
     h = x_in

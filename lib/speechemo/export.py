@@ -114,6 +114,16 @@ def to_tflite(model, path: Path) -> Path:
     return path
 
 
+RUNTIME_PACKAGES = ("numpy", "scipy", "pandas", "soundfile", "soxr", "librosa", "tensorflow-cpu",
+                    "keras", "flask", "joblib", "tqdm", "scikit-learn")
+
+
+def runtime_requirements(requirements_txt: Path) -> list[str]:
+    """The pinned lines of the project's requirements that the app needs at run time."""
+    return [line for line in Path(requirements_txt).read_text().splitlines()
+            if line.split("==")[0] in RUNTIME_PACKAGES]
+
+
 def write_bundle(out_dir: Path, entries: dict[str, dict], models: dict[str, object], card: str,
                  extra_files: dict[str, Path], requirements: list[str]) -> Path:
     """Write the bundle into a temporary folder, then swap it into place (never half-written)."""

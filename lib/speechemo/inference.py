@@ -53,9 +53,9 @@ class KerasModel:
     def __init__(self, path: str | Path):
         import keras
 
-        from . import deep  # noqa: F401 - registers the custom layer
+        from .deep import masked_mean_layer
 
-        deep.__getattr__("MaskedMean")
+        masked_mean_layer()  # registers the custom layer before loading
         self.model = keras.models.load_model(path)
 
     def __call__(self, xs: dict[str, np.ndarray]) -> np.ndarray:

@@ -15,7 +15,7 @@ PROFILE ?= full
 NB      ?=
 RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))")
 
-.PHONY: help setup all notebook test test-unit test-notebooks test-browser lab serve lock clean
+.PHONY: help setup all notebook report test test-unit test-notebooks test-browser lab serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ all: setup ## Run every notebook in order (papermill) into outputs/notebooks/
 notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as for all)
 	@test -n "$(NB)" || { echo "usage: make notebook NB=03_classical_baselines"; exit 2; }
 	$(BIN)/python -m speechemo.runner $(RUN_ARGS) --only "$(NB)"
+
+report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
+	$(BIN)/python -m speechemo.report --summary outputs/results/summary.csv --readme README.md
 
 test: test-unit test-notebooks test-browser ## Unit tests, every notebook under nbval (quick profile, synthetic corpus), browser test
 

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 SKIP = {"python", "pip"}
-_LINE = re.compile(r"^\s*-\s*([A-Za-z0-9_.\-]+)\s*=\s*([^\s#]+)\s*(?:#\s*pip:\s*([A-Za-z0-9_.\-]+))?")
+# "- name=1.2  # pip: pipname" (conda dependency) or "- name==1.2" (under the "- pip:" list)
+_LINE = re.compile(r"^\s*-\s*([A-Za-z0-9_.\-]+)\s*==?\s*([^\s#]+)\s*(?:#\s*pip:\s*([A-Za-z0-9_.\-]+))?")
 
 
 def pip_pins(environment_yml: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from .evaluation import inner_groups
 
-MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf")
+MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge")
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,19 @@ class Budget:
     xgb_rounds: int
     svm_grid: tuple[float, ...]
     inner_folds: int
+    logreg_grid: tuple[float, ...] = (0.01, 0.1, 1.0)
 
 
-BUDGETS = {"quick": Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2),
-           "full": Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3)}
+BUDGETS = {"quick": Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2,
+                           logreg_grid=(0.01, 1.0)),
+           "full": Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3,
+                          logreg_grid=(0.001, 0.01, 0.1, 1.0))}
+
+
+def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:
+    """The hyper-parameters a model chooses by nested, actor-grouped CV (None: fixed)."""
+    return {"svm_rbf": {"model__C": list(budget.svm_grid)},
+            "logreg_cv": {"model__C": list(budget.logreg_grid)}}.get(name)
 
 
 def _quiet_ua(y_true, y_pred) -> float:
@@ -45,7 +54,7 @@ def _quiet_ua(y_true, y_pred) -> float:
 
 def make_model(name: str, budget: Budget, seed: int = 0):
     """An unfitted estimator; balanced classes through class weights (XGBoost: sample weights)."""
-    if name == "logreg":
+    if name in ("logreg", "logreg_cv"):
         return LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
     if name == "random_forest":
         return RandomForestClassifier(n_estimators=budget.trees, class_weight="balanced_subsample",
@@ -58,24 +67,36 @@ def make_model(name: str, budget: Budget, seed: int = 0):
                              random_state=seed, verbosity=0)
     if name == "svm_rbf":
         return SVC(kernel="rbf", C=1.0, gamma="scale", class_weight="balanced")
+    if name == "ridge":
+        from .ridge import DualRidgeClassifier
+
+        return DualRidgeClassifier(inner_folds=budget.inner_folds)
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
 def pipeline(name: str, budget: Budget, seed: int = 0) -> Pipeline:
+    if name == "ridge":  # standardises inside, on the rows of each (inner) fit
+        return Pipeline([("model", make_model(name, budget, seed))])
     return Pipeline([("scale", StandardScaler()), ("model", make_model(name, budget, seed))])
 
 
-def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0):
+def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0,
+        n_jobs: int = 2, params: dict | None = None):
     """Fit the pipeline on training data only. The SVM's C is chosen by a nested search whose
-    validation folds are groups of training actors. Returns (fitted estimator, label encoder)."""
+    validation folds are groups of training actors (``logreg_cv`` likewise). Returns (fitted
+    estimator, label encoder)."""
     enc = LabelEncoder().fit(y)
     yi = enc.transform(y)
     est = pipeline(name, budget, seed)
-    if name == "svm_rbf":
+    if params:
+        est.set_params(**{f"model__{k}": v for k, v in params.items()})
+    grid = search_grid(name, budget)
+    if grid:
         cv = GroupKFold(n_splits=min(budget.inner_folds, len(np.unique(actors))))
-        est = GridSearchCV(est, {"model__C": list(budget.svm_grid)}, scoring=make_scorer(_quiet_ua),
-                           cv=cv, n_jobs=2)
+        est = GridSearchCV(est, grid, scoring=make_scorer(_quiet_ua), cv=cv, n_jobs=n_jobs)
         est.fit(X, yi, groups=inner_groups(actors, budget.inner_folds))
+    elif name == "ridge":  # penalty and temperature chosen by nested CV over training actors
+        est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds))
     elif name == "xgboost":
         est.fit(X, yi, model__sample_weight=compute_sample_weight("balanced", yi))
     else:
@@ -84,11 +105,12 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
 
 
 def fit_predict_fn(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget,
-                   seed: int = 0, keep: list | None = None):
-    """A ``fit_predict(train, test, fold)`` for ``evaluation.cross_validate``."""
+                   seed: int = 0, keep: list | None = None, params: dict | None = None):
+    """A ``fit_predict(train, test, fold)`` for ``evaluation.cross_validate`` (``params``: model
+    parameters, e.g. the ridge's column ``blocks``)."""
 
     def fit_predict(tr: np.ndarray, te: np.ndarray, fold: int) -> np.ndarray:
-        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed)
+        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, params=params)
         if keep is not None:
             keep.append((fold, est, enc, te))
         return enc.inverse_transform(est.predict(X[te]))
@@ -115,3 +137,25 @@ def group_permutation_importance(est, enc, X: np.ndarray, y: np.ndarray, groups:
             drops.append(base - balanced_accuracy_score(yi, est.predict(Xp)))
         out[g] = float(np.mean(drops))
     return out
+
+
+def product_of_heads_fn(X_gender: np.ndarray, X_emotion: np.ndarray, genders: np.ndarray, emotions: np.ndarray,
+                        actors: np.ndarray, budget: Budget, name: str = "ridge", seed: int = 0):
+    """A ``fit_predict`` for gender x emotion (16 classes) from two heads: p(gender) * p(emotion),
+    each head fitted on the training actors only (each on its own matrix, e.g. the gender head on
+    unnormalised and the emotion head on speaker-normalised features)."""
+    from .deep import gender_emotion_from_heads
+    from .ravdess import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES
+
+    def probs(X, y, tr, te, names):
+        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed)
+        p = np.zeros((len(te), len(names)))
+        p[:, [names.index(c) for c in enc.classes_]] = est.predict_proba(X[te])
+        return p
+
+    def fit_predict(tr: np.ndarray, te: np.ndarray, fold: int) -> np.ndarray:
+        joint = gender_emotion_from_heads(probs(X_gender, genders, tr, te, GENDER_NAMES),
+                                          probs(X_emotion, emotions, tr, te, EMOTION_NAMES))
+        return np.array(GENDER_EMOTION_NAMES)[joint.argmax(1)]
+
+    return fit_predict

@@ -36,9 +36,9 @@ class TrainConfig:
 
 PROFILES = {
     "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2, input_noise=0.3, bidirectional=True),
-             "full": TrainConfig(epochs=100, units=64, patience=12, input_noise=0.3, bidirectional=True)},
+             "full": TrainConfig(epochs=100, units=64, patience=8, input_noise=0.3, bidirectional=True)},
     "resnet": {"quick": TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
-               "full": TrainConfig(epochs=35, width=16, patience=10, batch_size=32,
+               "full": TrainConfig(epochs=25, width=16, patience=6, batch_size=32,
                                    augment=("specaugment", "shift", "noise", "mixup"))},
 }
 

@@ -7,12 +7,22 @@ Sets:
   chroma, energy/ZCR statistics, F0 statistics and voiced ratio, tempo proxies), columns named.
 - ``sequence``: frame-level MFCC + deltas + low-level rows, fixed length, with a mask (LSTM).
 - ``image``: log-mel spectrogram stacked with low-level-feature rows (for the ResNet).
+- ``egemaps`` and ``compare``: openSMILE's eGeMAPS v02 (88 functionals, Eyben et al. 2016) and
+  ComParE 2016 (6,373 functionals), computed by the ``opensmile`` package (SMILE library and
+  configurations inside its wheel) from the same decoded, trimmed 16 kHz signal as the other sets.
+- ``whisper_base``: the frozen Whisper base encoder (``speechemo.whisper``): mean and std over
+  time of each of its 7 hidden states (7 x 1024 columns).
+
+Per-clip sets are computed in parallel worker processes, one decode and one STFT per file for all
+of them. Encoder sets (``engine="whisper"``) are computed in the main process in batches of clips
+of similar length (TensorFlow then uses every core). Both write the same cache, atomically.
 
 All sets share one front end (``audio.load``) and one STFT per clip (n_fft 1024, hop 256 at
 16 kHz); ``sequence`` and ``image`` pool frames by two (32 ms hop).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -43,9 +53,17 @@ class FeatureConfig:
     trim: bool = True
     normalise: bool = False
     version: int = FEATURE_VERSION
+    engine: str = "clip"            # "clip" (per-file, worker processes) | "whisper" (batched encoder)
 
     def key(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True) + f"|sr={SR}|nfft={N_FFT}|hop={HOP}"
+        fields = asdict(self)
+        if self.engine == "clip":   # keeps the keys of the original sets (and their caches) unchanged
+            fields.pop("engine")
+        else:
+            from . import whisper
+
+            fields["weights"] = whisper.MODEL_BIN_SHA256
+        blob = json.dumps(fields, sort_keys=True) + f"|sr={SR}|nfft={N_FFT}|hop={HOP}"
         return f"{self.name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 
@@ -54,7 +72,11 @@ FEATURE_SETS: dict[str, FeatureConfig] = {
     "functionals": FeatureConfig("functionals", "table", n_mfcc=20, n_mels=24),
     "sequence": FeatureConfig("sequence", "sequence", n_mfcc=20, frames=128, llf=True),
     "image": FeatureConfig("image", "image", n_mels=64, frames=128),
+    "egemaps": FeatureConfig("egemaps", "table"),
+    "compare": FeatureConfig("compare", "table"),
+    "whisper_base": FeatureConfig("whisper_base", "table", engine="whisper"),
 }
+OPENSMILE_SETS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}
 LLF_ROWS = ["rms", "zcr", "centroid", "bandwidth", "rolloff", "flatness", "f0", "voiced"]
 
 
@@ -184,6 +206,20 @@ def functional_features(fr: Frames, cfg: FeatureConfig) -> dict[str, float]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def smile(set_name: str):
+    """One openSMILE extractor per set and process (functionals level)."""
+    import opensmile
+
+    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, OPENSMILE_SETS[set_name]),
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def opensmile_features(fr: Frames, cfg: FeatureConfig) -> np.ndarray:
+    """openSMILE functionals of the clip (values only; names from ``column_names``)."""
+    return smile(cfg.name).process_signal(fr.y, SR).to_numpy(np.float64)[0]
+
+
 def _fix_length(m: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Centre-crop or right-pad ``(dims, t)`` to ``frames``; returns data and a 0/1 mask."""
     t = m.shape[1]
@@ -255,11 +291,15 @@ def families(columns: list[str]) -> pd.Series:
 
 
 _EXTRACTORS = {"seed": seed_features, "functionals": functional_features,
-               "sequence": sequence_features, "image": image_features}
+               "sequence": sequence_features, "image": image_features,
+               "egemaps": opensmile_features, "compare": opensmile_features}
 
 
 def extract_clip(y: np.ndarray, sets: list[str]) -> dict[str, object]:
     """All requested sets for one clip already through the front end."""
+    batched = [s for s in sets if s not in _EXTRACTORS]
+    if batched:
+        raise ValueError(f"{batched} are encoder sets, computed in batches by extract(), not per clip")
     fr = Frames.of(y)
     return {s: _EXTRACTORS[s](fr, FEATURE_SETS[s]) for s in sets}
 
@@ -281,6 +321,8 @@ def _save(path: Path, value: object) -> None:
     tmp = path.with_name(path.stem + ".tmp.npz")
     if isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
         np.savez(tmp, names=np.array(list(value)), values=np.array(list(value.values()), np.float64))
+    elif isinstance(value, np.ndarray):  # a long vector whose column names the registry knows
+        np.savez(tmp, values=value)
     else:
         np.savez(tmp, **value)  # type: ignore[arg-type]
     tmp.replace(path)
@@ -289,6 +331,50 @@ def _save(path: Path, value: object) -> None:
 def _load(path: Path) -> dict[str, np.ndarray]:
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
+
+
+def column_names(set_name: str, loaded: dict[str, np.ndarray]) -> list[str]:
+    """Column names of a table set: stored with the values, or known to the registry."""
+    if "names" in loaded:
+        return [str(n) for n in loaded["names"]]
+    if set_name in OPENSMILE_SETS:
+        return list(smile(set_name).feature_names)
+    if FEATURE_SETS[set_name].engine == "whisper":
+        from . import whisper
+
+        return whisper.column_names()
+    raise KeyError(f"no column names for feature set {set_name!r}")
+
+
+def _encode_missing(todo: list[tuple[str, str]], sets: list[str], cache_dir: Path, encoder_for,
+                    chunk: int, progress: bool) -> dict[str, str]:
+    """Batched encoder sets for ``(path, md5)`` pairs, chunk by chunk (bounded memory); each clip's
+    vector is written to the cache as soon as its chunk is done. Returns failures by path."""
+    from tqdm import tqdm
+
+    from . import whisper
+
+    failed: dict[str, str] = {}
+    if not todo:
+        return failed
+    encoder = encoder_for()
+    bar = tqdm(total=len(todo), desc="encoding (whisper_base)", disable=not progress)
+    for start in range(0, len(todo), chunk):
+        part, mels = [], []
+        for path, md5 in todo[start:start + chunk]:
+            cfg = FEATURE_SETS[sets[0]]
+            try:
+                mels.append(whisper.log_mel(audio.load(path, trim=cfg.trim, normalise=cfg.normalise)))
+                part.append(md5)
+            except Exception as err:  # noqa: BLE001 - reported by name
+                failed[path] = f"{type(err).__name__}: {err}"
+                bar.update(1)
+        for i, vec in encoder.embed_mels(mels):
+            for s in sets:
+                _save(cache_path(cache_dir, s, part[i]), vec)
+            bar.update(1)
+    bar.close()
+    return failed
 
 
 def _work(path: str, md5: str, missing: list[str], cache_dir: str) -> tuple[str, str | None]:
@@ -315,12 +401,14 @@ class Extraction:
 
 
 def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs: int = 2,
-            progress: bool = True) -> Extraction:
+            progress: bool = True, whisper_dir: str | Path | None = None,
+            encoder_chunk: int = 256) -> Extraction:
     """Features of every row of the metadata ``table`` (needs ``path``, ``file``, ``md5``).
 
-    Reads what the cache holds, computes only what is missing (in parallel, one decode per
-    file for all missing sets), and returns the sets aligned on ``files`` (the table order,
-    minus the files that failed, which are listed in ``failures``).
+    Reads what the cache holds, computes only what is missing (per-clip sets in parallel, one
+    decode per file for all of them; encoder sets batched in this process), and returns the sets
+    aligned on ``files`` (the table order, minus the files that failed, listed in ``failures``).
+    The encoder's weights are cached in ``<cache_dir>/../models`` (or read from ``whisper_dir``).
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
@@ -330,12 +418,22 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
         raise ValueError(f"unknown feature sets {unknown}; known: {sorted(FEATURE_SETS)}")
     cache_dir = Path(cache_dir)
     start = time.perf_counter()
-    todo = []
+    per_clip = [s for s in sets if FEATURE_SETS[s].engine == "clip"]
+    encoded = [s for s in sets if FEATURE_SETS[s].engine == "whisper"]
+    todo, todo_enc = [], []
     for r in table.itertuples():
-        missing = [s for s in sets if not cache_path(cache_dir, s, r.md5).exists()]
+        missing = [s for s in per_clip if not cache_path(cache_dir, s, r.md5).exists()]
         if missing:
             todo.append((r.path, r.md5, missing))
-    failed: dict[str, str] = {}
+        if any(not cache_path(cache_dir, s, r.md5).exists() for s in encoded):
+            todo_enc.append((r.path, r.md5))
+
+    def encoder_for():
+        from . import whisper
+
+        return whisper.Encoder.load(Path(cache_dir).parent / "models", whisper_dir)
+
+    failed = _encode_missing(todo_enc, encoded, cache_dir, encoder_for, encoder_chunk, progress)
     if todo:
         jobs = (delayed(_work)(p, m, miss, str(cache_dir)) for p, m, miss in todo)
         runner = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)
@@ -348,16 +446,17 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
     for s in sets:
         loaded = [_load(cache_path(cache_dir, s, m)) for m in ok["md5"]]
         if FEATURE_SETS[s].kind == "table":
-            names = [str(n) for n in loaded[0]["names"]] if loaded else []
-            tables[s] = pd.DataFrame([d["values"] for d in loaded], columns=names,
+            names = column_names(s, loaded[0]) if loaded else []
+            tables[s] = pd.DataFrame(np.stack([d["values"] for d in loaded]) if loaded else None, columns=names,
                                      index=ok["file"].tolist())
         else:
             arrays[s] = {"x": np.stack([d["x"] for d in loaded]) if loaded else np.empty(0),
                          "mask": np.stack([d["mask"] for d in loaded]) if loaded else np.empty(0)}
     files = ok["file"].tolist()
     failures = [(table.loc[table["path"] == p, "file"].iloc[0], e) for p, e in failed.items()]
-    return Extraction(tables, arrays, files, failures, computed=len(todo) - len(failed),
-                      cached=len(table) - len(todo), seconds=time.perf_counter() - start)
+    n_todo = len({p for p, *_ in todo} | {p for p, _ in todo_enc})
+    return Extraction(tables, arrays, files, failures, computed=n_todo - len(failed),
+                      cached=len(table) - n_todo, seconds=time.perf_counter() - start)
 
 
 def seed_way(path: str) -> dict[str, float]:
@@ -373,3 +472,53 @@ def seed_way(path: str) -> dict[str, float]:
                spectral_centroid=float(librosa.feature.spectral_centroid(y=y, sr=sr).mean()),
                spectral_bandwidth=float(librosa.feature.spectral_bandwidth(y=y, sr=sr).mean()))
     return out
+
+
+def merge(parts: list[Extraction]) -> Extraction:
+    """One extraction from several (e.g. one per engine), aligned on the files all of them have."""
+    keep = [f for f in parts[0].files if all(f in set(p.files) for p in parts[1:])]
+    tables, arrays = {}, {}
+    for p in parts:
+        pos = {f: i for i, f in enumerate(p.files)}
+        idx = [pos[f] for f in keep]
+        tables.update({s: t.loc[keep] for s, t in p.tables.items()})
+        arrays.update({s: {k: v[idx] for k, v in a.items()} for s, a in p.arrays.items()})
+    failures = sorted({f for p in parts for f in p.failures})
+    return Extraction(tables, arrays, keep, failures, computed=sum(p.computed for p in parts),
+                      cached=sum(p.cached for p in parts), seconds=sum(p.seconds for p in parts))
+
+
+def speed_table(runs: dict[str, Extraction], table: pd.DataFrame) -> pd.DataFrame:
+    """Per engine: sets, clips computed and read from the cache, seconds, clips/s and real-time
+    factor of what was computed (cached clips cost almost nothing)."""
+    mean_dur = float(table["duration"].mean()) if len(table) else 0.0
+    rows = []
+    for engine, e in runs.items():
+        sets = sorted(set(e.tables) | set(e.arrays))
+        rate = e.computed / e.seconds if e.computed and e.seconds > 0 else float("nan")
+        rows.append({"engine": engine, "sets": ", ".join(sets), "computed": e.computed, "cached": e.cached,
+                     "seconds": round(e.seconds, 1), "clips/s": round(rate, 1),
+                     "x real time": round(rate * mean_dur, 1)})
+    return pd.DataFrame(rows)
+
+
+EGEMAPS_GROUPS = [  # (group, what it measures, substrings of openSMILE's column names), first match wins
+    ("pitch", "F0 in semitones: level, variation, contour slopes", ("F0semitone",)),
+    ("jitter/shimmer/HNR", "cycle-to-cycle irregularity of pitch and amplitude, harmonics-to-noise ratio",
+     ("jitter", "shimmer", "HNR")),
+    ("loudness", "perceived loudness: level, variation, rise and fall slopes", ("loudness",)),
+    ("formants", "F1-F3 centre frequencies, bandwidths and relative energies", ("F1", "F2", "F3")),
+    ("spectral balance", "alpha ratio, Hammarberg index, spectral slopes, harmonic differences, "
+     "spectral flux, MFCC 1-4", ("alphaRatio", "hammarberg", "slope", "logRelF0", "spectralFlux", "mfcc")),
+    ("temporal", "rate of loudness peaks, lengths of voiced and unvoiced segments",
+     ("Rate", "Segment", "equivalentSoundLevel")),
+]
+
+
+def egemaps_groups(columns: list[str]) -> pd.Series:
+    """The eGeMAPS group of each column (pitch, jitter/shimmer/HNR, loudness, formants, spectral
+    balance, temporal), for tables and for permutation importance by group."""
+    def group(c: str) -> str:
+        return next((g for g, _, keys in EGEMAPS_GROUPS if any(k in c for k in keys)), "other")
+
+    return pd.Series([group(c) for c in columns], index=list(columns))

@@ -85,7 +85,7 @@ def save_figure(fig, ctx: Context, name: str) -> Path:
     return path
 
 
-def load_features(ctx: Context, sets: list[str], n_jobs: int = 2):
+def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: str | None = None):
     """Feature sets (from the cache notebook 02 filled) and the metadata rows aligned with them.
 
     Returns ``(extraction, meta)``; ``meta`` is indexed by file in the order of the features.
@@ -93,7 +93,8 @@ def load_features(ctx: Context, sets: list[str], n_jobs: int = 2):
     from . import features, metadata
 
     table = metadata.load_table(ctx.lay.metadata_csv)
-    ext = features.extract(table, sets, ctx.lay.features, n_jobs=n_jobs, progress=False)
+    ext = features.extract(table, sets, ctx.lay.features, n_jobs=n_jobs, progress=False,
+                           whisper_dir=whisper_dir)
     if ext.failures:
         print(f"{len(ext.failures)} files could not be used (see notebook 02): "
               + ", ".join(f for f, _ in ext.failures))
@@ -114,6 +115,28 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
                         notebook=notebook, params=params)
     ev.record(ctx.lay.results, row, res)
     return res
+
+
+def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_predict, params=None,
+                  seed: int = 0, desc: str = "cross-validations") -> dict[tuple, object]:
+    """Cross-validate and record every run of a grid, with a progress bar.
+
+    ``runs``: tuples ``(task, model, features, normalisation[, protocol])`` (speaker-independent
+    unless a protocol is given); ``fit_predict(task, model, features, normalisation)`` returns the
+    fold function for one run, ``params`` (same arguments) what to record with it."""
+    from tqdm import tqdm
+
+    from . import evaluation as ev
+
+    out = {}
+    for run in tqdm(runs, desc=desc):
+        task, model, fs, norm, *rest = run
+        y = ev.labels_for(meta, task)
+        out[run] = evaluate(ctx, fit_predict(task, model, fs, norm), y, meta, task=task, features=fs,
+                            model=model, protocol=rest[0] if rest else ev.SPEAKER_INDEPENDENT,
+                            normalisation=norm, notebook=notebook,
+                            params=params(task, model, fs, norm) if params else None, seed=seed)
+    return out
 
 
 def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):

@@ -1,0 +1,102 @@
+"""Reading a pretrained encoder's embeddings: a layer-wise probe and the calibration curve.
+
+* ``layer_probe``: how much of a task each hidden state carries -- a plain logistic regression
+  with a fixed C on one layer's pooled vector, speaker-independent folds. It describes the encoder;
+  it chooses nothing (the models of notebook 06 use every layer, their C chosen by nested CV).
+* ``calibration_curve``: how a speaker-normalised model does when a test speaker's normalisation
+  statistics come from only K of their clips (chosen at random, labels unused), so a user knows
+  how many clips of their own voice the app needs. K = 0 is the single-clip model.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from . import evaluation as ev
+
+# fit(X_train, y_train, actors_train) -> predict(X) -> labels
+Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
+
+
+def model_fitter(name: str, budget, seed: int = 0) -> Fitter:
+    """A ``Fitter`` for one of ``classical.MODELS`` (hyper-parameters by its nested search)."""
+    from . import classical
+
+    def fit(X: np.ndarray, y: np.ndarray, actors: np.ndarray):
+        est, enc = classical.fit(name, X, y, actors, budget, seed)
+        return lambda Z: enc.inverse_transform(est.predict(Z))
+
+    return fit
+
+
+def layer_probe(X: np.ndarray, labels: dict[str, np.ndarray], actors: np.ndarray, layer_cols: list[slice],
+                fitter: Fitter, progress: bool = True) -> pd.DataFrame:
+    """UA and WA (mean and std over the speaker-independent folds) of ``fitter`` on each layer's
+    columns, for each task in ``labels``."""
+    from tqdm import tqdm
+
+    splits = ev.speaker_folds(actors)
+    rows = []
+    jobs = [(t, l) for t in labels for l in range(len(layer_cols))]
+    for task, layer in tqdm(jobs, desc="layer probe", disable=not progress):
+        y, Xl = labels[task], X[:, layer_cols[layer]]
+        fold = []
+        for tr, te in splits:
+            pred = fitter(Xl[tr], y[tr], actors[tr])(Xl[te])
+            fold.append(ev.scores(y[te], pred, ev.classes_for(task, y)))
+        f = pd.DataFrame(fold)
+        rows.append({"task": task, "layer": layer, "ua": f.ua.mean(), "ua_std": f.ua.std(ddof=0),
+                     "wa": f.wa.mean(), "wa_std": f.wa.std(ddof=0)})
+    return pd.DataFrame(rows)
+
+
+def normalise_with(X: np.ndarray, stats_rows: np.ndarray) -> np.ndarray:
+    """Z-score ``X`` with the mean and std of ``stats_rows`` (one speaker's clips)."""
+    mu, sd = stats_rows.mean(axis=0), stats_rows.std(axis=0)
+    return (X - mu) / np.where(sd > 1e-12, sd, 1.0)
+
+
+def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,
+                      fit_single: Fitter, ks: list[int | str], repeats: int = 5, seed: int = 0,
+                      progress: bool = True) -> pd.DataFrame:
+    """UA per fold when each test speaker is normalised with statistics from K of their clips.
+
+    The normalised model is trained per fold on the training speakers, each normalised with all of
+    their own clips (as in the speaker-normalised results); every test clip is then normalised with
+    the mean and std of K clips of its speaker drawn at random (``repeats`` draws; ``"all"`` = every
+    clip, one draw). K = 0 means no statistics: the single-clip model. Labels of test clips are
+    used only to score. Returns one row per (K, fold, repeat)."""
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    classes = ev.classes_for(task, y)
+    Xn = ev.speaker_normalise(X, actors)
+    rows = []
+    for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc="calibration curve",
+                                         disable=not progress), 1):
+        predict_norm = fit_normalised(Xn[tr], y[tr], actors[tr])
+        predict_single = fit_single(X[tr], y[tr], actors[tr]) if 0 in ks else None
+        for k in ks:
+            draws = 1 if k in (0, "all") else repeats
+            for r in range(draws):
+                if k == 0:
+                    pred = predict_single(X[te])
+                else:
+                    Z = np.empty((len(te), X.shape[1]))
+                    for a in np.unique(actors[te]):
+                        rows_a = te[actors[te] == a]
+                        pick = rows_a if k == "all" else rng.choice(rows_a, size=min(int(k), len(rows_a)),
+                                                                    replace=False)
+                        Z[actors[te] == a] = normalise_with(X[rows_a], X[pick])
+                    pred = predict_norm(Z)
+                rows.append({"k": str(k), "fold": fold, "repeat": r, **ev.scores(y[te], pred, classes)})
+    return pd.DataFrame(rows)
+
+
+def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
+    """Mean UA over folds and draws per K, with the std over folds (of the per-fold means)."""
+    per_fold = curve.groupby(["k", "fold"]).ua.mean().reset_index()
+    out = per_fold.groupby("k").ua.agg(ua="mean", ua_std=lambda s: s.std(ddof=0))
+    order = sorted(out.index, key=lambda k: float("inf") if k == "all" else int(k))
+    return out.loc[order]

@@ -1,0 +1,115 @@
+"""The dual ridge classifier, its nested penalty search, the calibration curve and the report."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import RidgeClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+from speechemo import classical, evaluation as ev, probe, report
+from speechemo.ridge import DualRidgeClassifier, fit_temperature, softmax
+
+
+def _data(n=240, d=600, classes=4, seed=0):
+    """Wide data (d > n) with class structure and a per-speaker offset, 24 speakers."""
+    rng = np.random.default_rng(seed)
+    actors = np.repeat(np.arange(1, 25), n // 24)
+    y = np.array([f"c{i % classes}" for i in range(n)])
+    centres = rng.standard_normal((classes, d))
+    voice = 3 * rng.standard_normal((25, d))
+    X = centres[np.searchsorted(np.unique(y), y)] + voice[actors] + 2 * rng.standard_normal((n, d))
+    return X, y, actors
+
+
+def test_equals_scikit_learn_ridge_for_a_fixed_penalty():
+    X, y, _ = _data()
+    w = compute_sample_weight("balanced", y[:150])
+    ours = DualRidgeClassifier(alphas=(50.0,)).fit(X[:150], y[:150])
+    sc = StandardScaler().fit(X[:150])
+    ref = RidgeClassifier(alpha=50.0).fit(sc.transform(X[:150]), y[:150], sample_weight=w)
+    np.testing.assert_allclose(ours.decision_function(X[150:]), ref.decision_function(sc.transform(X[150:])),
+                               atol=1e-8)
+
+
+def test_penalty_is_chosen_on_training_groups_only(monkeypatch):
+    """The nested search sees only the rows given to fit: a spy records every solver's rows."""
+    import speechemo.ridge as ridge_mod
+
+    X, y, actors = _data()
+    seen = []
+    real = ridge_mod._DualSolver.__init__
+
+    def spy(self, Xs, Y, w, scale=None):
+        seen.append(Xs.shape[0])
+        real(self, Xs, Y, w, scale)
+
+    monkeypatch.setattr(ridge_mod._DualSolver, "__init__", spy)
+    tr = actors <= 18
+    m = DualRidgeClassifier(alphas=(1.0, 100.0, 10000.0), inner_folds=3).fit(X[tr], y[tr], groups=actors[tr] % 3)
+    assert len(seen) == 4 and max(seen) == tr.sum() and all(s < tr.sum() for s in seen[:3])
+    assert m.alpha_ in (1.0, 100.0, 10000.0) and m.cv_ua_.shape == (3,)
+    assert 0.01 <= m.temperature_ <= 10
+
+
+def test_blocks_weight_each_block_equally():
+    m = DualRidgeClassifier(blocks=(90, 10))
+    scale = m._scale(100)
+    assert np.isclose((scale[:90] ** 2).sum(), (scale[90:] ** 2).sum())
+    with pytest.raises(ValueError, match="do not add up"):
+        m._scale(99)
+
+
+def test_temperature_lowers_the_log_loss():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 500)
+    scores = rng.standard_normal((500, 3)) + 8 * np.eye(3)[y] * (rng.random(500) < 0.6)[:, None]
+    t = fit_temperature(scores, y)
+    nll = lambda T: -np.mean(np.log(softmax(scores / T)[np.arange(500), y]))  # noqa: E731
+    assert nll(t) <= nll(1.0) and t > 1  # overconfident scores are softened
+
+
+def test_ridge_through_the_classical_interface_learns():
+    X, y, actors = _data()
+    budget = classical.BUDGETS["quick"]
+    res = ev.cross_validate(classical.fit_predict_fn("ridge", X, y, actors, budget), y,
+                            ev.speaker_folds(actors), sorted(set(y)))
+    assert res.summary()["ua"] > 0.6  # chance is 0.25
+
+
+def test_calibration_curve_ends_match_the_two_models():
+    X, y, actors = _data(n=480, d=80, seed=1)
+    fitter = probe.model_fitter("ridge", classical.BUDGETS["quick"])
+    curve = probe.calibration_curve(X, y, actors, "emotion", fitter, fitter, ks=[0, 4, "all"], repeats=2,
+                                    progress=False)
+    assert set(curve.k) == {"0", "4", "all"}
+    assert len(curve[curve.k == "4"]) == 2 * len(ev.speaker_folds(actors))
+    # K = all is exactly the speaker-normalised protocol, K = 0 the single-clip one
+    Xn = ev.speaker_normalise(X, actors)
+    for k, M in (("all", Xn), ("0", X)):
+        res = ev.cross_validate(lambda tr, te, f, M=M: fitter(M[tr], y[tr], actors[tr])(M[te]), y,
+                                ev.speaker_folds(actors), sorted(set(y)))
+        np.testing.assert_allclose(curve[curve.k == k].sort_values("fold").ua.to_numpy(), res.folds.ua.to_numpy())
+    # removing the speaker offsets helps here; four clips recover part of it
+    s = probe.curve_summary(curve)
+    assert list(s.index) == ["0", "4", "all"] and s.ua["all"] > s.ua["0"]
+
+
+def test_report_table_from_summary(tmp_path):
+    rows = []
+    for ds, ua in (("ravdess", 0.7), ("synthetic", 0.99)):
+        for model, norm, u in (("ridge", "none", ua), ("ridge", "speaker", ua + 0.05), ("logreg", "none", ua - 0.1)):
+            rows.append({"dataset": ds, "task": "emotion", "features": "whisper_base", "model": model,
+                         "protocol": "speaker_independent", "normalisation": norm, "wa": u, "wa_std": 0.01,
+                         "ua": u, "ua_std": 0.02, "macro_f1": u, "macro_f1_std": 0.0, "n_folds": 6,
+                         "n_utterances": 1440, "fit_seconds": 1, "profile": "full", "notebook": "06",
+                         "params": "{}", "commit": "abc", "created": "2026-11-22T05:00:00+00:00"})
+    md = report.results_markdown(pd.DataFrame(rows), "ravdess")
+    assert "| emotion (8) | ridge | whisper_base | yes | **75.0 ± 2.0** |" in md
+    assert "| emotion (8) | logreg | whisper_base | no | 60.0 ± 2.0 |" in md
+    assert "99.0" not in md and "dataset **ravdess**" in md
+    assert "emotion ridge / whisper_base UA 70.0 ± 2.0" in md  # best single-clip model
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.START}\nold\n{report.END}\nafter\n")
+    report.update_readme(readme, md)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("after\n") and "**75.0" in text

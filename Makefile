@@ -13,13 +13,16 @@ DATASET ?= auto
 SOURCE  ?=
 PROFILE ?= full
 NB      ?=
-RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))")
+SCHEDULER ?=
+RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))") \
+           $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 .PHONY: help setup all notebook report test test-unit test-notebooks test-browser lab serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  Parameters: DATASET=auto|ravdess|synthetic SOURCE=<url|zip|folder> PROFILE=full|quick NB=<notebook>"
+	@echo "              SCHEDULER=local:N|tcp://host:8786 (Dask; default: local processes)"
 
 requirements.txt: environment.yml tools/requirements_from_env.py
 	$(PYTHON) tools/requirements_from_env.py environment.yml > $@.tmp && mv $@.tmp $@

@@ -80,12 +80,19 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, backen
 
 
 def serve_cli(argv: list[str] | None = None) -> None:
+    """``make serve``: the app behind waitress, a production WSGI server (not Flask's development
+    server); each of its threads gets TFLite interpreters of its own."""
+    from waitress import serve
+
     ap = argparse.ArgumentParser(description="Serve the exported bundle")
     ap.add_argument("--bundle", default="outputs/deploy")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=5000)
+    ap.add_argument("--threads", type=int, default=4, help="request threads")
     a = ap.parse_args(argv)
-    create_app(a.bundle).run(host=a.host, port=a.port)
+    app = create_app(a.bundle)
+    print(f"serving {a.bundle} on http://{a.host}:{a.port} ({a.threads} threads)", flush=True)
+    serve(app, host=a.host, port=a.port, threads=a.threads, ident="speechemo")
 
 
 def predict_cli(argv: list[str] | None = None) -> None:

@@ -52,18 +52,19 @@ def _quiet_ua(y_true, y_pred) -> float:
         return balanced_accuracy_score(y_true, y_pred)
 
 
-def make_model(name: str, budget: Budget, seed: int = 0):
-    """An unfitted estimator; balanced classes through class weights (XGBoost: sample weights)."""
+def make_model(name: str, budget: Budget, seed: int = 0, threads: int = 2):
+    """An unfitted estimator; balanced classes through class weights (XGBoost: sample weights).
+    ``threads``: the thread budget of the worker it runs in (``executor.Executor.threads``)."""
     if name in ("logreg", "logreg_cv"):
         return LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
     if name == "random_forest":
         return RandomForestClassifier(n_estimators=budget.trees, class_weight="balanced_subsample",
-                                      min_samples_leaf=1, n_jobs=2, random_state=seed)
+                                      min_samples_leaf=1, n_jobs=threads, random_state=seed)
     if name == "xgboost":
         from xgboost import XGBClassifier
 
         return XGBClassifier(n_estimators=budget.xgb_rounds, max_depth=4, learning_rate=0.1,
-                             subsample=0.8, colsample_bytree=0.5, tree_method="hist", n_jobs=2,
+                             subsample=0.8, colsample_bytree=0.5, tree_method="hist", n_jobs=threads,
                              random_state=seed, verbosity=0)
     if name == "svm_rbf":
         return SVC(kernel="rbf", C=1.0, gamma="scale", class_weight="balanced")
@@ -74,10 +75,10 @@ def make_model(name: str, budget: Budget, seed: int = 0):
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
-def pipeline(name: str, budget: Budget, seed: int = 0) -> Pipeline:
+def pipeline(name: str, budget: Budget, seed: int = 0, threads: int = 2) -> Pipeline:
     if name == "ridge":  # standardises inside, on the rows of each (inner) fit
-        return Pipeline([("model", make_model(name, budget, seed))])
-    return Pipeline([("scale", StandardScaler()), ("model", make_model(name, budget, seed))])
+        return Pipeline([("model", make_model(name, budget, seed, threads))])
+    return Pipeline([("scale", StandardScaler()), ("model", make_model(name, budget, seed, threads))])
 
 
 def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0,
@@ -87,7 +88,7 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
     estimator, label encoder)."""
     enc = LabelEncoder().fit(y)
     yi = enc.transform(y)
-    est = pipeline(name, budget, seed)
+    est = pipeline(name, budget, seed, n_jobs)
     if params:
         est.set_params(**{f"model__{k}": v for k, v in params.items()})
     grid = search_grid(name, budget)
@@ -105,12 +106,12 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
 
 
 def fit_predict_fn(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget,
-                   seed: int = 0, keep: list | None = None, params: dict | None = None):
+                   seed: int = 0, keep: list | None = None, params: dict | None = None, n_jobs: int = 2):
     """A ``fit_predict(train, test, fold)`` for ``evaluation.cross_validate`` (``params``: model
-    parameters, e.g. the ridge's column ``blocks``)."""
+    parameters, e.g. the ridge's column ``blocks``; ``n_jobs``: the worker's thread budget)."""
 
     def fit_predict(tr: np.ndarray, te: np.ndarray, fold: int) -> np.ndarray:
-        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, params=params)
+        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, n_jobs=n_jobs, params=params)
         if keep is not None:
             keep.append((fold, est, enc, te))
         return enc.inverse_transform(est.predict(X[te]))
@@ -140,7 +141,7 @@ def group_permutation_importance(est, enc, X: np.ndarray, y: np.ndarray, groups:
 
 
 def product_of_heads_fn(X_gender: np.ndarray, X_emotion: np.ndarray, genders: np.ndarray, emotions: np.ndarray,
-                        actors: np.ndarray, budget: Budget, name: str = "ridge", seed: int = 0):
+                        actors: np.ndarray, budget: Budget, name: str = "ridge", seed: int = 0, n_jobs: int = 2):
     """A ``fit_predict`` for gender x emotion (16 classes) from two heads: p(gender) * p(emotion),
     each head fitted on the training actors only (each on its own matrix, e.g. the gender head on
     unnormalised and the emotion head on speaker-normalised features)."""
@@ -148,7 +149,7 @@ def product_of_heads_fn(X_gender: np.ndarray, X_emotion: np.ndarray, genders: np
     from .ravdess import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES
 
     def probs(X, y, tr, te, names):
-        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed)
+        est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, n_jobs=n_jobs)
         p = np.zeros((len(te), len(names)))
         p[:, [names.index(c) for c in enc.classes_]] = est.predict_proba(X[te])
         return p

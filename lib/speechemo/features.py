@@ -319,13 +319,16 @@ def cache_path(cache_dir: Path, set_name: str, content_md5: str) -> Path:
 def _save(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
-    if isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
-        np.savez(tmp, names=np.array(list(value)), values=np.array(list(value.values()), np.float64))
-    elif isinstance(value, np.ndarray):  # a long vector whose column names the registry knows
-        np.savez(tmp, values=value)
-    else:
-        np.savez(tmp, **value)  # type: ignore[arg-type]
-    tmp.replace(path)
+    try:
+        if isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
+            np.savez(tmp, names=np.array(list(value)), values=np.array(list(value.values()), np.float64))
+        elif isinstance(value, np.ndarray):  # a long vector whose column names the registry knows
+            np.savez(tmp, values=value)
+        else:
+            np.savez(tmp, **value)  # type: ignore[arg-type]
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # nothing half-written is left behind
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -377,14 +380,39 @@ def _encode_missing(todo: list[tuple[str, str]], sets: list[str], cache_dir: Pat
     return failed
 
 
-def _work(path: str, md5: str, missing: list[str], cache_dir: str) -> tuple[str, str | None]:
+def _compute(item: tuple[str, str, list[str]]) -> tuple[str, str, list[str], dict | None, str | None]:
+    """One file's missing per-clip sets (in a worker); the caller writes the cache."""
+    path, md5, missing = item
     try:
-        feats = extract_file(path, missing)
+        return path, md5, missing, extract_file(path, missing), None
     except Exception as err:  # noqa: BLE001 - reported by name
-        return path, f"{type(err).__name__}: {err}"
-    for s in missing:
-        _save(cache_path(Path(cache_dir), s, md5), feats[s])
-    return path, None
+        return path, md5, missing, None, f"{type(err).__name__}: {err}"
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_encoder(models_dir: str, whisper_dir: str | None):
+    from . import whisper
+
+    return whisper.Encoder.load(models_dir, whisper_dir)
+
+
+def _encode_chunk(item: tuple[list[tuple[str, str]], str, str | None]) -> list[tuple[str, str, object, str | None]]:
+    """Pooled encoder vectors of a chunk of files (on a Dask worker, which keeps its encoder)."""
+    from . import whisper
+
+    pairs, models_dir, whisper_dir = item
+    cfg = FEATURE_SETS["whisper_base"]
+    out, mels, ok = [], [], []
+    for path, md5 in pairs:
+        try:
+            mels.append(whisper.log_mel(audio.load(path, trim=cfg.trim, normalise=cfg.normalise)))
+            ok.append((path, md5))
+        except Exception as err:  # noqa: BLE001 - reported by name
+            out.append((path, md5, None, f"{type(err).__name__}: {err}"))
+    if mels:
+        for i, vec in _worker_encoder(models_dir, whisper_dir).embed_mels(mels):
+            out.append((*ok[i], vec, None))
+    return out
 
 
 @dataclass
@@ -402,17 +430,21 @@ class Extraction:
 
 def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs: int = 2,
             progress: bool = True, whisper_dir: str | Path | None = None,
-            encoder_chunk: int = 256) -> Extraction:
+            encoder_chunk: int = 256, executor=None) -> Extraction:
     """Features of every row of the metadata ``table`` (needs ``path``, ``file``, ``md5``).
 
     Reads what the cache holds, computes only what is missing (per-clip sets in parallel, one
     decode per file for all of them; encoder sets batched in this process), and returns the sets
     aligned on ``files`` (the table order, minus the files that failed, listed in ``failures``).
     The encoder's weights are cached in ``<cache_dir>/../models`` (or read from ``whisper_dir``).
-    """
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
 
+    ``executor`` (``speechemo.executor``) decides where the work runs: by default ``n_jobs`` local
+    worker processes (the encoder in this process); on a Dask cluster, per-clip tasks and encoder
+    chunks go to the workers. Either way workers only compute: this process alone writes the cache.
+    """
+    from .executor import Executor, thread_budget
+
+    ex = executor or Executor("", n_jobs, thread_budget(n_jobs))
     unknown = [s for s in sets if s not in FEATURE_SETS]
     if unknown:
         raise ValueError(f"unknown feature sets {unknown}; known: {sorted(FEATURE_SETS)}")
@@ -428,19 +460,28 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
         if any(not cache_path(cache_dir, s, r.md5).exists() for s in encoded):
             todo_enc.append((r.path, r.md5))
 
-    def encoder_for():
-        from . import whisper
-
-        return whisper.Encoder.load(Path(cache_dir).parent / "models", whisper_dir)
-
-    failed = _encode_missing(todo_enc, encoded, cache_dir, encoder_for, encoder_chunk, progress)
-    if todo:
-        jobs = (delayed(_work)(p, m, miss, str(cache_dir)) for p, m, miss in todo)
-        runner = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)
-        for path, err in tqdm(runner(jobs), total=len(todo), desc="extracting features",
-                              disable=not progress):
-            if err:
-                failed[path] = err
+    models_dir = str(Path(cache_dir).parent / "models")
+    wdir = str(whisper_dir) if whisper_dir else None
+    if ex.is_dask:  # chunks of files to the workers; results written here
+        failed: dict[str, str] = {}
+        step = max(1, min(encoder_chunk, 32))
+        chunks = [(todo_enc[i:i + step], models_dir, wdir) for i in range(0, len(todo_enc), step)]
+        for done in ex.map(_encode_chunk, chunks, desc="encoding (whisper_base) on Dask", progress=progress):
+            for path, md5, vec, err in done:
+                if err:
+                    failed[path] = err
+                else:
+                    for s in encoded:
+                        _save(cache_path(cache_dir, s, md5), vec)
+    else:
+        failed = _encode_missing(todo_enc, encoded, cache_dir, lambda: _worker_encoder(models_dir, wdir),
+                                 encoder_chunk, progress)
+    for path, md5, missing, feats, err in ex.map(_compute, todo, desc="extracting features", progress=progress):
+        if err:
+            failed[path] = err
+        else:
+            for s in missing:
+                _save(cache_path(cache_dir, s, md5), feats[s])
     ok = table[~table["path"].isin(failed)]
     tables, arrays = {}, {}
     for s in sets:

@@ -22,16 +22,32 @@ class InputError(ValueError):
 
 
 class TFLiteModel:
-    """A TFLite model called like the Keras one: a dict of named inputs, batch of any size."""
+    """A TFLite model called like the Keras one: a dict of named inputs, batch of any size.
 
-    def __init__(self, path: str | Path):
-        import tensorflow as tf
+    A TFLite interpreter must not be used by two threads at once (its tensors are shared state:
+    concurrent requests fail with "There is at least 1 reference to internal data"), so every
+    thread that calls the model gets an interpreter of its own, made on its first call."""
+
+    def __init__(self, path: str | Path, num_threads: int = 1):
+        import threading
 
         self.path = str(path)
-        self.interp = tf.lite.Interpreter(model_path=self.path, num_threads=2)
-        self.interp.allocate_tensors()
+        self.num_threads = num_threads
+        self._local = threading.local()
         self.inputs = self.interp.get_input_details()
         self.output = self.interp.get_output_details()[0]
+
+    @property
+    def interp(self):
+        """This thread's interpreter."""
+        it = getattr(self._local, "interp", None)
+        if it is None:
+            import tensorflow as tf
+
+            it = tf.lite.Interpreter(model_path=self.path, num_threads=self.num_threads)
+            it.allocate_tensors()
+            self._local.interp = it
+        return it
 
     def _detail(self, name: str) -> dict:
         if len(self.inputs) == 1:
@@ -40,12 +56,13 @@ class TFLiteModel:
 
     def __call__(self, xs: dict[str, np.ndarray]) -> np.ndarray:
         n = len(next(iter(xs.values())))
+        interp = self.interp
         outs = []
         for i in range(n):
             for name, x in xs.items():
-                self.interp.set_tensor(self._detail(name)["index"], x[i:i + 1].astype(np.float32))
-            self.interp.invoke()
-            outs.append(self.interp.get_tensor(self.output["index"])[0].copy())
+                interp.set_tensor(self._detail(name)["index"], x[i:i + 1].astype(np.float32))
+            interp.invoke()
+            outs.append(interp.get_tensor(self.output["index"])[0].copy())
         return np.stack(outs)
 
 

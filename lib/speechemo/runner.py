@@ -62,9 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-dir", default="data")
     ap.add_argument("--outputs-dir", default="outputs")
     ap.add_argument("--only", default=None, help="run only the notebook whose name starts with this")
+    ap.add_argument("--scheduler", default=None,
+                    help="'' local processes, 'local:N' a Dask LocalCluster, 'tcp://host:8786' a cluster")
     a = ap.parse_args(argv)
     params = {"dataset": a.dataset, "source": a.source, "profile": a.profile,
-              "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir}
+              "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir,
+              "scheduler": a.scheduler}
     run(params, a.outputs_dir, a.only)
 
 

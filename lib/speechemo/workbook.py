@@ -117,26 +117,52 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
     return res
 
 
+def _cv_job(job: tuple) -> tuple:
+    """One cross-validation (in a worker): returns its index, result and the models it kept."""
+    from . import evaluation as ev
+
+    i, fp, y, splits, classes, files, keep = job
+    return i, ev.cross_validate(fp, y, splits, classes, files=files), keep
+
+
 def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_predict, params=None,
-                  seed: int = 0, desc: str = "cross-validations") -> dict[tuple, object]:
-    """Cross-validate and record every run of a grid, with a progress bar.
+                  seed: int = 0, desc: str = "cross-validations", executor=None,
+                  keep_for=None) -> tuple[dict[tuple, object], dict[tuple, list]]:
+    """Cross-validate every run of a grid -- in parallel on ``executor`` (``speechemo.executor``;
+    default: one after another here) -- and record each result in ``outputs/results``.
 
     ``runs``: tuples ``(task, model, features, normalisation[, protocol])`` (speaker-independent
     unless a protocol is given); ``fit_predict(task, model, features, normalisation)`` returns the
-    fold function for one run, ``params`` (same arguments) what to record with it."""
-    from tqdm import tqdm
-
+    fold function of one run (with ``keep_for``, it also gets ``keep``: a list the fold function
+    fills with fitted models, for the runs where ``keep_for(run)`` is true); ``params`` (same
+    arguments) what to record with it. Workers only compute; this process alone writes the
+    results. Returns ``(results, kept)`` keyed by run."""
     from . import evaluation as ev
+    from .executor import Executor
 
-    out = {}
-    for run in tqdm(runs, desc=desc):
+    ex = executor or Executor("", 1, 2)
+    actors = meta["actor"].to_numpy()
+    jobs, protocols = [], {}
+    for i, run in enumerate(runs):
         task, model, fs, norm, *rest = run
+        protocols[run] = rest[0] if rest else ev.SPEAKER_INDEPENDENT
         y = ev.labels_for(meta, task)
-        out[run] = evaluate(ctx, fit_predict(task, model, fs, norm), y, meta, task=task, features=fs,
-                            model=model, protocol=rest[0] if rest else ev.SPEAKER_INDEPENDENT,
-                            normalisation=norm, notebook=notebook,
-                            params=params(task, model, fs, norm) if params else None, seed=seed)
-    return out
+        keep = [] if keep_for is not None and keep_for(run) else None
+        fp = fit_predict(task, model, fs, norm, keep) if keep_for is not None else fit_predict(task, model, fs, norm)
+        jobs.append((i, fp, y, ev.folds_for(protocols[run], y, actors, seed), ev.classes_for(task, y),
+                     list(meta.index), keep))
+    results, kept = {}, {}
+    for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
+        run = runs[i]
+        task, model, fs, norm, *_ = run
+        row = ev.result_row(res, dataset=ctx.dataset, task=task, features=fs, model=model,
+                            protocol=protocols[run], normalisation=norm, profile=ctx.profile,
+                            notebook=notebook, params=params(task, model, fs, norm) if params else None)
+        ev.record(ctx.lay.results, row, res)
+        results[run] = res
+        if keep is not None:
+            kept[run] = keep
+    return {r: results[r] for r in runs}, kept
 
 
 def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):

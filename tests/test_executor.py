@@ -1,0 +1,123 @@
+"""The executor helper: thread budgets, and real Dask (a LocalCluster of worker processes here):
+features equal to the local path in the same cache, a worker killed mid-run, the same CV metrics."""
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from speechemo import classical, evaluation as ev, executor, features, workbook
+from speechemo.download import DatasetInfo
+from speechemo.paths import Layout
+
+pytest.importorskip("distributed")
+
+
+def test_thread_budget_never_oversubscribes():
+    for cores in (1, 2, 8, 32):
+        for workers in (1, 2, 3, 8, 64):
+            t = executor.thread_budget(workers, cores)
+            assert t >= 1 and (workers * t <= cores or t == 1)
+    assert executor.make_executor("", 2).threads == executor.thread_budget(2)
+    with pytest.raises(ValueError, match="local:N"):
+        executor.make_executor("local:two")
+    with pytest.raises(ValueError, match="tcp://host:port"):
+        executor.make_executor("dask-please")
+
+
+def test_cluster_budget_shares_each_hosts_cores():
+    info = {"a": {"host": "h1", "nthreads": 1}, "b": {"host": "h1", "nthreads": 1},
+            "c": {"host": "h2", "nthreads": 2}}
+    assert executor._cluster_budget(info, {"h1": 8, "h2": 8}) == 4
+    assert executor._cluster_budget(info, {"h1": 2, "h2": 32}) == 1
+
+
+def test_limit_threads_caps_blas_pools():
+    from threadpoolctl import threadpool_info
+
+    executor.limit_threads(1)
+    assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with executor.executor("local:2") as ex:
+        yield ex
+
+
+def test_cluster_has_two_workers_with_budgeted_threads(cluster):
+    assert cluster.is_dask and cluster.workers == 2 and cluster.threads == executor.thread_budget(2)
+    assert cluster.dashboard and "Dask (local:2)" in cluster.describe()
+    env = cluster.client.run(lambda: os.environ["OMP_NUM_THREADS"])
+    assert set(env.values()) == {str(cluster.threads)}
+
+
+def test_dask_features_equal_local_and_share_the_cache(cluster, tiny_table, tmp_path):
+    sub = tiny_table.iloc[::10]
+    local = features.extract(sub, ["seed", "functionals", "image"], tmp_path / "local", n_jobs=1, progress=False)
+    dask_cache = tmp_path / "dask"
+    on_dask = features.extract(sub, ["seed", "functionals", "image"], dask_cache, progress=False, executor=cluster)
+    assert on_dask.computed == len(sub) and on_dask.failures == []
+    for s in ("seed", "functionals"):
+        np.testing.assert_allclose(on_dask.tables[s].to_numpy(), local.tables[s].to_numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(on_dask.arrays["image"]["x"], local.arrays["image"]["x"], atol=1e-6)
+    names = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*.npz"))  # noqa: E731
+    assert names(dask_cache) == names(tmp_path / "local")  # the same keys: one cache for both
+    again = features.extract(sub, ["seed", "functionals", "image"], dask_cache, n_jobs=1, progress=False)
+    assert again.computed == 0  # a later local run reads what the cluster computed
+
+
+def test_a_worker_killed_mid_run_loses_nothing(cluster, tiny_table, tmp_path):
+    sub = tiny_table.iloc[:60]
+    cache = tmp_path / "cache"
+    out = {}
+
+    def run():
+        out["ext"] = features.extract(sub, ["functionals", "sequence"], cache, progress=False, executor=cluster)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.time() + 60
+    while not list(cache.rglob("*.npz")) and time.time() < deadline:  # wait until work is under way
+        time.sleep(0.05)
+    pids = cluster.client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)  # the test kills a worker by its own handle
+    worker.join(timeout=180)
+    assert not worker.is_alive()
+    ext = out["ext"]
+    assert ext.failures == [] and len(ext.files) == len(sub)
+    assert len(list((cache / features.FEATURE_SETS["functionals"].key()).glob("*.npz"))) == len(sub)
+    assert not list(cache.rglob("*.tmp*"))  # no partial cache file
+
+
+def _ctx(tmp_path):
+    lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
+    for p in (lay.data, lay.results):
+        p.mkdir(parents=True, exist_ok=True)
+    return workbook.Context(lay, DatasetInfo("synthetic", str(tmp_path), "test"), "quick")
+
+
+def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_path):
+    ext = features.extract(tiny_table, ["functionals"], tmp_path / "f", n_jobs=2, progress=False)
+    meta = tiny_table.set_index("file").loc[ext.files]
+    X, actors = ext.tables["functionals"].to_numpy(), meta["actor"].to_numpy()
+    budget = classical.BUDGETS["quick"]
+    runs = [("emotion", "xgboost", "functionals", "none"), ("sentiment", "logreg", "functionals", "none")]
+
+    def grid(ex, where):
+        return workbook.evaluate_grid(
+            _ctx(tmp_path / where), runs, meta, notebook="03_test", executor=ex,
+            fit_predict=lambda t, m, fs, n: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, budget,
+                                                                     n_jobs=ex.threads))[0]
+
+    here = grid(executor.make_executor("", 1), "here")
+    there = grid(cluster, "there")
+    for run in runs:
+        a, b = here[run].folds, there[run].folds
+        np.testing.assert_allclose(a[["wa", "ua", "macro_f1"]].to_numpy(), b[["wa", "ua", "macro_f1"]].to_numpy())
+        assert (here[run].predictions.pred == there[run].predictions.pred).all()
+    s = ev.load_summary(tmp_path / "there" / "outputs" / "results")
+    assert len(s) == len(runs) and set(s.dataset) == {"synthetic"}

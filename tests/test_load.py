@@ -1,0 +1,122 @@
+"""Load and soak: the real server (``speechemo-serve``: waitress, as ``make serve`` runs it) on
+127.0.0.1, driven by 8 concurrent clients for 400 requests of good and bad uploads, bounded in
+count and time. Zero 5xx, every good answer identical to the single-request answer for the same
+file, every bad one the expected 4xx, resident memory growth under 10 % after request 100."""
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import psutil
+import pytest
+import soundfile as sf
+
+from test_app import bundle_dir  # noqa: F401 - the same tiny bundle
+
+CLIENTS, REQUESTS, BUDGET_S = 8, 400, 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(port: int, data: bytes, name: str, timeout: float = 30.0) -> tuple[int, dict, float]:
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/api/predict", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        payload = resp.read()
+    finally:
+        conn.close()
+    return resp.status, json.loads(payload or b"{}"), time.perf_counter() - t0
+
+
+def _wav(y: np.ndarray, sr: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(bundle_dir):  # noqa: F811
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "from speechemo.app import serve_cli; serve_cli()",
+                             "--bundle", str(bundle_dir), "--port", str(port), "--threads", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited: {proc.stdout.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the server did not start within 60 s")
+    yield port, proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_concurrent_load_and_soak(server, tiny_table):
+    port, proc = server
+    good = {f"good{i}.wav": open(p, "rb").read() for i, p in enumerate(tiny_table.path.iloc[[0, 9, 21, 40, 63, 99]])}
+    t = np.arange(int(0.2 * 16000)) / 16000
+    bad = {"empty.wav": (b"", 400), "notes.txt.wav": (b"this is not audio at all" * 20, 415),
+           "corrupt.wav": (b"RIFF\x00\x00\x00\x00WAVEfmt junk junk", 415),
+           "short.wav": (_wav(0.3 * np.sin(2 * np.pi * 200 * t), 16000), 422),
+           "silent.wav": (_wav(np.zeros(16000), 16000), 422)}
+    reference = {}
+    for name, data in good.items():  # what one request alone gets
+        status, body, _ = _post(port, data, name)
+        assert status == 200, body
+        reference[name] = body
+    plan = [(n, d, 200) for n, d in good.items()] + [(n, d, s) for n, (d, s) in bad.items()]
+    jobs = [plan[i % len(plan)] for i in range(REQUESTS)]
+    rss, done = {}, [0]
+    server_proc = psutil.Process(proc.pid)
+
+    def one(job):
+        name, data, expected = job
+        status, body, seconds = _post(port, data, name)
+        done[0] += 1
+        if done[0] == 100:
+            rss["at_100"] = server_proc.memory_info().rss
+        return name, expected, status, body, seconds
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(one, jobs))
+    wall = time.perf_counter() - start
+    rss["end"] = server_proc.memory_info().rss
+    assert wall < BUDGET_S, f"{REQUESTS} requests took {wall:.0f} s"
+    fives = [(n, s, b) for n, _, s, b, _ in results if s >= 500]
+    assert not fives, f"{len(fives)} answers 5xx, e.g. {fives[:2]}"
+    for name, expected, status, body, _ in results:
+        assert status == expected, (name, status, body)
+        if expected == 200:
+            assert body == reference[name], f"{name}: a concurrent answer differs from the single-request one"
+        else:
+            assert "error" in body and body["error"]
+    growth = rss["end"] / rss["at_100"] - 1
+    assert growth < 0.10, f"resident memory grew {growth:.1%} from request 100 to the end"
+    lat = np.array([r[4] for r in results]) * 1000
+    print(f"\nload test: {REQUESTS} requests, {CLIENTS} clients, {wall:.1f} s, {REQUESTS / wall:.1f} req/s, "
+          f"latency p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms, "
+          f"RSS {rss['at_100'] / 2**20:.0f} -> {rss['end'] / 2**20:.0f} MiB ({growth:+.1%})")

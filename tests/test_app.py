@@ -141,3 +141,13 @@ def test_logreg_to_keras_matches_sklearn():
         lr = LogisticRegression(max_iter=500).fit(X, y)
         m = export.logreg_to_keras(lr.coef_, lr.intercept_, k)
         np.testing.assert_allclose(m(X.astype(np.float32)).numpy(), lr.predict_proba(X), atol=1e-5)
+
+
+def test_choose_skips_sets_the_bundle_cannot_compute():
+    rows = [{"dataset": "ravdess", "task": "emotion", "features": f, "model": m, "protocol": "speaker_independent",
+             "normalisation": n, "ua": ua, "wa": ua} for f, m, n, ua in (
+        ("whisper_base", "logreg", "none", 0.75), ("functionals", "logreg", "speaker", 0.70),
+        ("functionals", "xgboost", "none", 0.65), ("egemaps", "logreg", "none", 0.55), ("functionals", "logreg", "none", 0.50))]
+    deployed, best_any = export.choose(pd.DataFrame(rows), "emotion", "ravdess")
+    assert best_any.features == "whisper_base"
+    assert (deployed.model, deployed.features) == ("logreg", "egemaps")  # single clip, Keras-expressible, per-clip set

@@ -51,3 +51,17 @@ def test_egemaps_equals_opensmile_reading_the_file(tiny_table, tmp_path):
     ours = features.opensmile_features(fr, features.FEATURE_SETS["egemaps"])
     theirs = features.smile("egemaps").process_file(str(path)).to_numpy()[0]
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_works_after_tensorflow_was_loaded():
+    """openSMILE's library crashed (SIGSEGV) in a process that had loaded TensorFlow first."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, tensorflow\n"
+            "from speechemo import features\n"
+            "v = features.smile('egemaps').process_signal(np.random.default_rng(0).standard_normal(16000)"
+            ".astype('float32') * 0.1, 16000)\n"
+            "print('width', v.shape[1])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "width 88" in out.stdout, out.stderr[-2000:]

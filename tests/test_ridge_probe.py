@@ -90,8 +90,15 @@ def test_calibration_curve_ends_match_the_two_models():
                                 ev.speaker_folds(actors), sorted(set(y)))
         np.testing.assert_allclose(curve[curve.k == k].sort_values("fold").ua.to_numpy(), res.folds.ua.to_numpy())
     # removing the speaker offsets helps here; four clips recover part of it
-    s = probe.curve_summary(curve)
+    s = probe.curve_summary(curve).loc["mean and std"]
     assert list(s.index) == ["0", "4", "all"] and s.ua["all"] > s.ua["0"]
+    # centring only: the model is trained on centred speakers, tested with K-clip means
+    centred = probe.calibration_curve(X, y, actors, "emotion", fitter, fitter, ks=["all"], progress=False, scale=False)
+    Xc = ev.speaker_normalise(X, actors, scale=False)
+    assert np.allclose(Xc[actors == 1].mean(axis=0), 0) and set(centred.statistics) == {"mean only"}
+    res = ev.cross_validate(lambda tr, te, f: fitter(Xc[tr], y[tr], actors[tr])(Xc[te]), y,
+                            ev.speaker_folds(actors), sorted(set(y)))
+    np.testing.assert_allclose(centred.sort_values("fold").ua.to_numpy(), res.folds.ua.to_numpy())
 
 
 def test_report_table_from_summary(tmp_path):

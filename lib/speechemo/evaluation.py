@@ -73,16 +73,17 @@ def inner_groups(actors: np.ndarray, n: int = 3) -> np.ndarray:
     return np.searchsorted(uniq, actors) % min(n, len(uniq))
 
 
-def speaker_normalise(X: np.ndarray, actors: np.ndarray) -> np.ndarray:
+def speaker_normalise(X: np.ndarray, actors: np.ndarray, scale: bool = True) -> np.ndarray:
     """Z-score every column within each speaker, from that speaker's own utterances only
-    (labels unused). A test speaker is normalised with its own statistics, never with
-    anything from training speakers, and no label of any test utterance is read."""
+    (labels unused); ``scale=False`` only subtracts the speaker's mean. A test speaker is
+    normalised with its own statistics, never with anything from training speakers, and no label
+    of any test utterance is read."""
     X = np.asarray(X, dtype=np.float64)
     out = np.empty_like(X)
     for a in np.unique(actors):
         m = actors == a
         mu, sd = X[m].mean(axis=0), X[m].std(axis=0)
-        out[m] = (X[m] - mu) / np.where(sd > 1e-12, sd, 1.0)
+        out[m] = (X[m] - mu) / (np.where(sd > 1e-12, sd, 1.0) if scale else 1.0)
     return out
 
 

@@ -23,10 +23,16 @@ from .ravdess import TASK_CLASSES
 DEPLOYABLE_MODELS = ("logreg", "lstm", "resnet18")
 
 
+def deployable_sets() -> list[str]:
+    """Feature sets the bundle computes from one clip (the encoder's set is not in the bundle yet)."""
+    return [s for s, c in FEATURE_SETS.items() if c.engine == "clip"]
+
+
 def choose(summary: pd.DataFrame, task: str, dataset: str) -> tuple[pd.Series, pd.Series]:
     """(best deployable row, best row overall) for ``task`` by speaker-independent UA."""
     best_any = ev.best(summary, task, dataset)
-    ok = summary[(summary.normalisation == "none") & summary.model.isin(DEPLOYABLE_MODELS)]
+    ok = summary[(summary.normalisation == "none") & summary.model.isin(DEPLOYABLE_MODELS)
+                 & summary.features.isin(deployable_sets())]
     return ev.best(ok, task, dataset), best_any
 
 

@@ -206,9 +206,30 @@ def functional_features(fr: Frames, cfg: FeatureConfig) -> dict[str, float]:
     return out
 
 
+def _preload_smile_library() -> None:
+    """Load openSMILE's ``libSMILEapi.so`` with ``RTLD_DEEPBIND`` before the ``opensmile`` package
+    does: bound to its own symbols first, it no longer crashes (segmentation fault in
+    ``process_signal``) in a process where TensorFlow's libraries were loaded before it -- the
+    notebooks, the app and the tests all load TensorFlow."""
+    import ctypes
+    import importlib.util
+    import os
+    import sys
+
+    if "opensmile" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
+        return
+    spec = importlib.util.find_spec("opensmile")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the opensmile package is not installed: run `make setup` (pinned in environment.yml)")
+    libs = sorted(Path(list(spec.submodule_search_locations)[0]).glob("core/bin/*/libSMILEapi.so"))
+    if libs:
+        ctypes.CDLL(str(libs[0]), mode=os.RTLD_DEEPBIND | os.RTLD_LOCAL)
+
+
 @functools.lru_cache(maxsize=None)
 def smile(set_name: str):
     """One openSMILE extractor per set and process (functionals level)."""
+    _preload_smile_library()
     import opensmile
 
     return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, OPENSMILE_SETS[set_name]),

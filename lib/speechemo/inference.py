@@ -87,8 +87,8 @@ def model_inputs(entry: dict, feats: dict) -> dict[str, np.ndarray]:
     mean, scale = np.asarray(sc["mean"], np.float32), np.asarray(sc["scale"], np.float32)
     kind = entry["feature_config"]["kind"]
     f = feats[entry["feature_set"]]
-    if kind == "table":
-        v = np.array([f[n] for n in entry["feature_names"]], np.float32)
+    if kind == "table":  # named values (our sets) or a vector in registry order (openSMILE)
+        v = np.asarray(f, np.float32) if isinstance(f, np.ndarray) else np.array([f[n] for n in entry["feature_names"]], np.float32)
         return {"features": ((v - mean) / scale)[None]}
     x, mask = f["x"].astype(np.float32), f["mask"].astype(np.float32)
     if kind == "image":

@@ -51,27 +51,30 @@ def layer_probe(X: np.ndarray, labels: dict[str, np.ndarray], actors: np.ndarray
     return pd.DataFrame(rows)
 
 
-def normalise_with(X: np.ndarray, stats_rows: np.ndarray) -> np.ndarray:
-    """Z-score ``X`` with the mean and std of ``stats_rows`` (one speaker's clips)."""
+def normalise_with(X: np.ndarray, stats_rows: np.ndarray, scale: bool = True) -> np.ndarray:
+    """Z-score ``X`` with the mean and std of ``stats_rows`` (one speaker's clips); with
+    ``scale=False`` only subtract their mean (a mean needs far fewer clips than a std)."""
     mu, sd = stats_rows.mean(axis=0), stats_rows.std(axis=0)
-    return (X - mu) / np.where(sd > 1e-12, sd, 1.0)
+    return (X - mu) / (np.where(sd > 1e-12, sd, 1.0) if scale else 1.0)
 
 
 def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,
                       fit_single: Fitter, ks: list[int | str], repeats: int = 5, seed: int = 0,
-                      progress: bool = True) -> pd.DataFrame:
+                      progress: bool = True, scale: bool = True) -> pd.DataFrame:
     """UA per fold when each test speaker is normalised with statistics from K of their clips.
 
     The normalised model is trained per fold on the training speakers, each normalised with all of
     their own clips (as in the speaker-normalised results); every test clip is then normalised with
     the mean and std of K clips of its speaker drawn at random (``repeats`` draws; ``"all"`` = every
-    clip, one draw). K = 0 means no statistics: the single-clip model. Labels of test clips are
-    used only to score. Returns one row per (K, fold, repeat)."""
+    clip, one draw). K = 0 means no statistics: the single-clip model. ``scale=False``: speakers
+    are only centred (their mean subtracted), in training and test alike. Labels of test clips are
+    used only to score. Returns one row per (K, fold, repeat), with the statistics used."""
     from tqdm import tqdm
 
     rng = np.random.default_rng(seed)
     classes = ev.classes_for(task, y)
-    Xn = ev.speaker_normalise(X, actors)
+    Xn = ev.speaker_normalise(X, actors, scale=scale)
+    stats = "mean and std" if scale else "mean only"
     rows = []
     for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc="calibration curve",
                                          disable=not progress), 1):
@@ -88,15 +91,17 @@ def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: st
                         rows_a = te[actors[te] == a]
                         pick = rows_a if k == "all" else rng.choice(rows_a, size=min(int(k), len(rows_a)),
                                                                     replace=False)
-                        Z[actors[te] == a] = normalise_with(X[rows_a], X[pick])
+                        Z[actors[te] == a] = normalise_with(X[rows_a], X[pick], scale=scale)
                     pred = predict_norm(Z)
-                rows.append({"k": str(k), "fold": fold, "repeat": r, **ev.scores(y[te], pred, classes)})
+                rows.append({"statistics": stats, "k": str(k), "fold": fold, "repeat": r,
+                             **ev.scores(y[te], pred, classes)})
     return pd.DataFrame(rows)
 
 
 def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
-    """Mean UA over folds and draws per K, with the std over folds (of the per-fold means)."""
-    per_fold = curve.groupby(["k", "fold"]).ua.mean().reset_index()
-    out = per_fold.groupby("k").ua.agg(ua="mean", ua_std=lambda s: s.std(ddof=0))
-    order = sorted(out.index, key=lambda k: float("inf") if k == "all" else int(k))
-    return out.loc[order]
+    """Mean UA over folds and draws per statistics and K, with the std over folds (of the
+    per-fold means); K in increasing order."""
+    per_fold = curve.groupby(["statistics", "k", "fold"]).ua.mean().reset_index()
+    out = per_fold.groupby(["statistics", "k"]).ua.agg(ua="mean", ua_std=lambda s: s.std(ddof=0)).reset_index()
+    out["order"] = out.k.map(lambda k: float("inf") if k == "all" else int(k))
+    return out.sort_values(["statistics", "order"]).drop(columns="order").set_index(["statistics", "k"])

@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from .ravdess import ALL_ACTORS, Utterance, actor_utterances, format_name, gender_of_actor
+from .ravdess import ALL_ACTORS, EMOTIONS, Utterance, actor_utterances, format_name, gender_of_actor
 
 SAMPLE_RATE = 48_000
 MARKER_FILE = "SYNTHETIC_CORPUS.txt"
@@ -227,3 +227,60 @@ def pick_actors(n: int) -> list[int]:
         raise ValueError(f"number of synthetic actors must be 1-24, got {n}")
     order = [EMOBOX_FOLDS[f][i] for i in range(4) for f in sorted(EMOBOX_FOLDS)]
     return sorted(order[:n])
+
+
+# ----------------------------------------------------------------------------- other corpora's layouts
+_CODE_OF = {name: code for code, name in EMOTIONS.items()}
+
+
+def _voice_clip(emotion: str | None, speaker_key: int, male: bool, statement: int, seed: int, sr: int) -> np.ndarray:
+    """A synthetic clip for another corpus: a RAVDESS-like voice (odd actor = male) speaking with
+    ``emotion`` (a RAVDESS name; ``None`` -- e.g. EmoDB's boredom -- is voiced as calm)."""
+    actor = 2 * (speaker_key % 12) + (1 if male else 2)
+    u = Utterance(3, 1, _CODE_OF[emotion or "calm"], 1, statement, 1, actor)
+    return synthesize(u, seed=seed, sr=sr)
+
+
+def write_corpus_layout(corpus: str, root: str | Path, seed: int = 0) -> Path:
+    """A small synthetic corpus in the file layout and label codes of ``corpus`` (emodb, tess,
+    cremad, savee), for testing the readers: several sample rates, one stereo file, one corrupt
+    audio file and one non-audio file among them. Returns ``root``."""
+    from . import corpora
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[Path, str | None, int, bool]] = []  # path, emotion, speaker key, male
+    if corpus == "emodb":
+        for spk in (3, 8, 10, 13):
+            for i, (letter, emo) in enumerate(corpora.EMODB_EMOTIONS.items()):
+                files.append((root / "wav" / f"{spk:02d}a0{i % 5}{letter}a.wav", emo, spk, spk in corpora.EMODB_MALE))
+    elif corpus == "tess":
+        for who in ("OAF", "YAF"):
+            for word in ("back", "bar"):
+                for label, emo in corpora.TESS_EMOTIONS.items():
+                    files.append((root / f"{who}_{label}" / f"{who}_{word}_{label}.wav", emo, len(who) + len(word), False))
+    elif corpus == "cremad":
+        for actor in (1001, 1002, 1003):
+            for code, emo in corpora.CREMAD_EMOTIONS.items():
+                files.append((root / "AudioWAV" / f"{actor}_DFA_{code}_XX.wav", emo, actor, actor != 1002))
+        pd_rows = "ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n" \
+                  "1002,21,Female,Caucasian,Not Hispanic\n1003,21,Male,Caucasian,Not Hispanic\n"
+        (root / "VideoDemographics.csv").write_text(pd_rows)
+    elif corpus == "savee":
+        for spk in ("DC", "JE", "JK", "KL"):
+            for code, emo in corpora.SAVEE_EMOTIONS.items():
+                files.append((root / "AudioData" / f"{spk}_{code}01.wav", emo, ord(spk[0]), True))
+    else:
+        raise ValueError(f"no synthetic layout for {corpus!r}")
+    rates = (16_000, 44_100, 22_050)
+    for i, (path, emo, key, male) in enumerate(files):
+        sr = rates[0] if i % 7 else rates[(i // 7) % 3]
+        y = _voice_clip(emo, key, male, 1 + i % 2, seed, sr)
+        if i == 3:
+            y = np.stack([y, 0.97 * y], axis=1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, y, sr, subtype="PCM_16")
+    corrupt = files[5][0]
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt truncated")
+    (files[0][0].parent / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0 not audio")
+    return root

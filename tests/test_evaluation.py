@@ -131,3 +131,20 @@ def test_results_table_schema_and_upsert(tmp_path):
     preds = list((tmp_path / "predictions").glob("*.csv"))
     assert len(preds) == 1 and len(pd.read_csv(preds[0])) == len(y)
     assert res.confusion.sum() == len(y)
+
+
+def test_inner_groups_hold_both_genders():
+    from speechemo.evaluation import inner_groups, speaker_folds
+
+    for actors in (np.repeat(np.arange(1, 25), 3), np.repeat([1, 2, 3, 4, 6, 8], 3)):  # RAVDESS; the quick corpus
+      for tr, _ in speaker_folds(actors):
+        for n in (2, 3):
+            present = set(actors[tr].tolist())
+            if min(sum(a % 2 == p for a in present) for p in (0, 1)) < n:
+                continue  # fewer actors of a gender than groups: no dealing can help
+            g = inner_groups(actors[tr], n)
+            assert len(set(g)) == n
+            for k in range(n):
+                assert {a % 2 for a in actors[tr][g == k]} == {0, 1}, (n, k)
+            # an actor is never split across groups
+            assert all(len(set(g[actors[tr] == a])) == 1 for a in set(actors[tr]))

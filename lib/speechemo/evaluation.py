@@ -68,9 +68,13 @@ def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0) -
 
 
 def inner_groups(actors: np.ndarray, n: int = 3) -> np.ndarray:
-    """Group ids for nested, actor-grouped validation inside a training set."""
+    """Group ids for nested, actor-grouped validation inside a training set. Actors are dealt
+    out female first, then male (RAVDESS: odd actors are male), so that every group holds both
+    genders -- dealt in plain order, with two groups, each group would hold one gender."""
     uniq = np.unique(actors)
-    return np.searchsorted(uniq, actors) % min(n, len(uniq))
+    order = sorted(uniq.tolist(), key=lambda a: (a % 2, a))
+    rank = {a: i for i, a in enumerate(order)}
+    return np.array([rank[a] for a in np.asarray(actors).tolist()]) % min(n, len(uniq))
 
 
 def speaker_normalise(X: np.ndarray, actors: np.ndarray, scale: bool = True) -> np.ndarray:

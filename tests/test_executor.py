@@ -121,3 +121,12 @@ def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_pa
         assert (here[run].predictions.pred == there[run].predictions.pred).all()
     s = ev.load_summary(tmp_path / "there" / "outputs" / "results")
     assert len(s) == len(runs) and set(s.dataset) == {"synthetic"}
+
+
+def test_scaling_projection_is_arithmetic_on_the_measured_rate():
+    from speechemo.scaling import projection
+
+    t = projection(10.0, 0.9, clips=(36_000,), workers=(1, 8))
+    assert np.isclose(t.loc[36_000, 1], 1.0)                 # 36,000 clips at 10 clips/s = 1 h
+    assert np.isclose(t.loc[36_000, 8], 1.0 / (8 * 0.9))     # 8 workers at the measured efficiency
+    assert np.isclose(projection(10.0, 1.7).loc[10_000, 32], 10_000 / (10 * 32) / 3600)  # capped at 1

@@ -18,13 +18,13 @@ dropped silently. Built from each corpus's public documentation:
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from .metadata import audio_header, file_md5
 from .ravdess import EMOTION_NAMES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
@@ -152,8 +152,6 @@ def _item_for(corpus: str, path: Path, root: Path, genders: dict[str, str]) -> I
 
 def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) -> tuple[pd.DataFrame, CorpusReport]:
     """The metadata table and integrity report of a corpus folder (or, for ``csv``, a list file)."""
-    import soundfile as sf
-
     if corpus not in CORPORA:
         raise ValueError(f"unknown corpus {corpus!r}; one of {CORPORA}")
     root = Path(root)
@@ -193,9 +191,7 @@ def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) ->
             report.misnamed.append(f"{rel}: {item}")
             continue
         try:
-            info = sf.info(str(path))
-            if info.frames == 0:
-                raise RuntimeError("no audio frames")
+            info = audio_header(path)
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{rel}: cannot decode ({err}); re-copy it or convert it to WAV/FLAC")
             continue
@@ -204,7 +200,7 @@ def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) ->
         rows.append({"path": str(path.resolve()), "file": rel, "speaker": item.speaker, "gender": item.gender,
                      "emotion": item.emotion, "original_label": item.original, "shared": item.emotion is not None,
                      "duration": info.frames / info.samplerate, "sample_rate": info.samplerate,
-                     "channels": info.channels, "md5": hashlib.md5(path.read_bytes()).hexdigest()})
+                     "channels": info.channels, "md5": file_md5(path)})
     table = pd.DataFrame(rows)
     if len(table):
         main_rate = int(table["sample_rate"].mode().iloc[0])

@@ -64,8 +64,16 @@ class IntegrityReport:
         return "\n".join(self.lines())
 
 
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def file_md5(path: Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def audio_header(path: Path):
+    """soundfile's header of an audio file; raises if it cannot be read or holds no audio."""
+    info = sf.info(str(path))
+    if info.frames == 0:
+        raise RuntimeError("no audio frames")
+    return info
 
 
 def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
@@ -95,9 +103,7 @@ def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
             misnamed.append(f"{rel}: actor {u.actor:02d} in the name but stored in {path.parent.name}")
             continue
         try:
-            info = sf.info(str(path))
-            if info.frames == 0:
-                raise RuntimeError("no audio frames")
+            info = audio_header(path)
         except Exception as err:  # noqa: BLE001 - reported by name
             unreadable.append(f"{rel}: {err}")
             continue
@@ -106,7 +112,7 @@ def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
             "emotion_code": u.emotion_code, "emotion": u.emotion, "intensity_code": u.intensity_code,
             "intensity": u.intensity, "statement": u.statement, "repetition": u.repetition,
             "sentiment": u.sentiment, "duration": info.frames / info.samplerate,
-            "sample_rate": info.samplerate, "channels": info.channels, "md5": _md5(path),
+            "sample_rate": info.samplerate, "channels": info.channels, "md5": file_md5(path),
         })
     table = pd.DataFrame(rows, columns=COLUMNS).sort_values("file", ignore_index=True)
     actors = sorted(table["actor"].unique().tolist())

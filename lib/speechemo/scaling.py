@@ -37,8 +37,10 @@ def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> fl
         cache = Path(tmp) / "features"
         # the encoder's weights are joined once per cache: point the throw-away cache at the real one
         (Path(tmp) / "models").symlink_to(Path("data/models").resolve(), target_is_directory=True)
-        if ex.is_dask:  # workers warm: imports and the encoder loaded before the clock starts
+        if ex.is_dask:  # workers warm: imports and the encoder loaded on every worker before the clock starts
             features.extract(table.iloc[:4], sets, cache, progress=False, executor=ex)
+            if "whisper_base" in sets:
+                ex.client.run(features._worker_encoder, str(Path(tmp) / "models"), None)
         start = time.perf_counter()
         features.extract(table.iloc[4:], sets, cache, progress=False, executor=ex)
         return time.perf_counter() - start

@@ -370,37 +370,6 @@ def column_names(set_name: str, loaded: dict[str, np.ndarray]) -> list[str]:
     raise KeyError(f"no column names for feature set {set_name!r}")
 
 
-def _encode_missing(todo: list[tuple[str, str]], sets: list[str], cache_dir: Path, encoder_for,
-                    chunk: int, progress: bool) -> dict[str, str]:
-    """Batched encoder sets for ``(path, md5)`` pairs, chunk by chunk (bounded memory); each clip's
-    vector is written to the cache as soon as its chunk is done. Returns failures by path."""
-    from tqdm import tqdm
-
-    from . import whisper
-
-    failed: dict[str, str] = {}
-    if not todo:
-        return failed
-    encoder = encoder_for()
-    bar = tqdm(total=len(todo), desc="encoding (whisper_base)", disable=not progress)
-    for start in range(0, len(todo), chunk):
-        part, mels = [], []
-        for path, md5 in todo[start:start + chunk]:
-            cfg = FEATURE_SETS[sets[0]]
-            try:
-                mels.append(whisper.log_mel(audio.load(path, trim=cfg.trim, normalise=cfg.normalise)))
-                part.append(md5)
-            except Exception as err:  # noqa: BLE001 - reported by name
-                failed[path] = f"{type(err).__name__}: {err}"
-                bar.update(1)
-        for i, vec in encoder.embed_mels(mels):
-            for s in sets:
-                _save(cache_path(cache_dir, s, part[i]), vec)
-            bar.update(1)
-    bar.close()
-    return failed
-
-
 def _compute(item: tuple[str, str, list[str]]) -> tuple[str, str, list[str], dict | None, str | None]:
     """One file's missing per-clip sets (in a worker); the caller writes the cache."""
     path, md5, missing = item
@@ -466,6 +435,8 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
     from .executor import Executor, thread_budget
 
     ex = executor or Executor("", n_jobs, thread_budget(n_jobs))
+    from tqdm import tqdm
+
     unknown = [s for s in sets if s not in FEATURE_SETS]
     if unknown:
         raise ValueError(f"unknown feature sets {unknown}; known: {sorted(FEATURE_SETS)}")
@@ -483,20 +454,23 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
 
     models_dir = str(Path(cache_dir).parent / "models")
     wdir = str(whisper_dir) if whisper_dir else None
-    if ex.is_dask:  # chunks of files to the workers; results written here
-        failed: dict[str, str] = {}
-        step = max(1, min(encoder_chunk, 32))
-        chunks = [(todo_enc[i:i + step], models_dir, wdir) for i in range(0, len(todo_enc), step)]
-        for done in ex.map(_encode_chunk, chunks, desc="encoding (whisper_base) on Dask", progress=progress):
-            for path, md5, vec, err in done:
-                if err:
-                    failed[path] = err
-                else:
-                    for s in encoded:
-                        _save(cache_path(cache_dir, s, md5), vec)
-    else:
-        failed = _encode_missing(todo_enc, encoded, cache_dir, lambda: _worker_encoder(models_dir, wdir),
-                                 encoder_chunk, progress)
+    # encoder chunks: on Dask to the workers, else batched in this process (TensorFlow uses every
+    # core); either way, results are written here only
+    failed: dict[str, str] = {}
+    step = max(1, min(encoder_chunk, 32)) if ex.is_dask else encoder_chunk
+    chunks = [(todo_enc[i:i + step], models_dir, wdir) for i in range(0, len(todo_enc), step)]
+    done_chunks = (ex.map(_encode_chunk, chunks, desc="encoding (whisper_base) on Dask", progress=progress)
+                   if ex.is_dask else map(_encode_chunk, chunks))
+    bar = tqdm(total=len(todo_enc), desc="encoding (whisper_base)", disable=not progress or ex.is_dask)
+    for done in done_chunks:
+        for path, md5, vec, err in done:
+            if err:
+                failed[path] = err
+            else:
+                for s in encoded:
+                    _save(cache_path(cache_dir, s, md5), vec)
+        bar.update(len(done))
+    bar.close()
     for path, md5, missing, feats, err in ex.map(_compute, todo, desc="extracting features", progress=progress):
         if err:
             failed[path] = err

@@ -14,8 +14,11 @@ SOURCE  ?=
 PROFILE ?= full
 NB      ?=
 SCHEDULER ?=
+CORPUS  ?=
+CORPUS_DIR ?=
 RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))") \
-           $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+           $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
+           $(if $(CORPUS),--corpus $(CORPUS)) $(if $(CORPUS_DIR),--corpus-dir "$(abspath $(CORPUS_DIR))")
 
 .PHONY: help setup all notebook report test test-unit test-notebooks test-browser lab serve lock clean
 
@@ -23,6 +26,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  Parameters: DATASET=auto|ravdess|synthetic SOURCE=<url|zip|folder> PROFILE=full|quick NB=<notebook>"
 	@echo "              SCHEDULER=local:N|tcp://host:8786 (Dask; default: local processes)"
+	@echo "              CORPUS=emodb|tess|cremad|savee|csv CORPUS_DIR=<folder or list> (notebook 08, cross-corpus)"
 
 requirements.txt: environment.yml tools/requirements_from_env.py
 	$(PYTHON) tools/requirements_from_env.py environment.yml > $@.tmp && mv $@.tmp $@
@@ -56,7 +60,8 @@ TEST_RUN := outputs/test-run
 test-notebooks: setup ## Run all notebooks (quick profile, small synthetic corpus), then nbval re-executes them
 	rm -rf $(TEST_RUN)/notebooks
 	$(BIN)/python -m speechemo.runner --dataset synthetic --profile quick --actors 6 \
-	    --data-dir data/test-run --outputs-dir $(TEST_RUN)
+	    --data-dir data/test-run --outputs-dir $(TEST_RUN) \
+	    --corpus emodb --corpus-dir data/test-run/emodb-layout --synthetic-corpus
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 $(TEST_RUN)/notebooks
 

@@ -13,32 +13,51 @@ from speechemo import evaluation as ev, export, features, inference
 from speechemo.ravdess import TASK_CLASSES
 
 
-def _row(model: str, feats: str, ua: float) -> pd.Series:
-    return pd.Series({"model": model, "features": feats, "normalisation": "none", "ua": ua,
+POLICY = {"statistic": "mean only", "min_clips": 3, "ua_single": 0.5, "curve": {"mean only": {"0": 0.5, "3": 0.6}}}
+
+
+def _row(model: str, feats: str, norm: str = "none", ua: float = 0.5) -> pd.Series:
+    return pd.Series({"model": model, "features": feats, "normalisation": norm, "ua": ua,
                       "ua_std": 0.05, "wa": ua, "wa_std": 0.05, "macro_f1": ua})
 
 
 @pytest.fixture(scope="module")
 def bundle_dir(tiny_table, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bundle") / "deploy"
-    ext = features.extract(tiny_table, ["functionals"], tmp_path_factory.mktemp("fc"), n_jobs=1, progress=False)
+    """A bundle as notebook 07 writes it: the TFLite encoder, a ridge emotion head on its pooled
+    states (single clip and speaker-centred), a logistic-regression gender head on functionals."""
+    from speechemo import calibration, card, classical, whisper
+
+    work = tmp_path_factory.mktemp("bundle")
+    ext = features.extract(tiny_table, ["whisper_base", "functionals"], work / "data" / "features", n_jobs=1,
+                           progress=False)
     meta = tiny_table.set_index("file").loc[ext.files]
-    X = ext.tables["functionals"].to_numpy()
-    models, entries = {}, {}
-    for task in ("emotion", "gender"):
-        y = ev.labels_for(meta, task)
-        models[task], scaler = export.train_logreg(X, y, TASK_CLASSES[task])
-        entries[task] = export.entry(task, _row("logreg", "functionals", 0.5), _row("xgboost", "functionals", 0.6),
-                                     "functionals", scaler, list(ext.tables["functionals"].columns), "synthetic")
-    card = export.model_card(entries, "synthetic", {"parity": {"n": 0, "max_abs_diff": 0.0, "argmax_identical": True},
-                                                    "latency": {}}, len(meta), 2)
-    export.write_bundle(out, entries, models, card, {}, ["flask"])
-    # what the notebook-side Keras model says for three files, from the cached features
-    sc = entries["emotion"]["scaler"]
+    actors = meta.actor.to_numpy()
+    budget = classical.BUDGETS["quick"]
+    plan = [{"name": "emotion", "task": "emotion", "normalisation": "none", "row": _row("ridge", "whisper_base")},
+            {"name": "emotion_speaker", "task": "emotion", "normalisation": "speaker",
+             "row": _row("ridge", "whisper_base", "speaker")},
+            {"name": "gender", "task": "gender", "normalisation": "none", "row": _row("logreg", "functionals")}]
+    calibrated = {}
+    for p in plan:
+        p["best_any"] = p["row"]
+        X, params = export.head_matrix(p, ext.tables, actors, POLICY)
+        y = ev.labels_for(meta, p["task"])
+        # two actors: the temperature comes from the other actor's logits (one inner group each)
+        head = calibration.fit_head(p["row"].model, X, y, actors, budget, TASK_CLASSES[p["task"]], params, 1)
+        calibrated[p["name"]] = {"head": head, "metrics": {"ua": 0.5, "ua_std": 0.0, "wa": 0.5, "wa_std": 0.0,
+                                                           "macro_f1": 0.5},
+                                 "ece": {"ece_before": 0.3, "ece_before_std": 0.0, "ece_after": 0.1, "ece_after_std": 0.0}}
+    names = {"functionals": list(ext.tables["functionals"].columns)}
+    spec = export.bundle_spec(plan, calibrated, names, "synthetic", POLICY, with_encoder=True)
+    encoder = whisper.Encoder.load(work / "data" / "models")
+    out = work / "deploy"
+    export.write_bundle(out, spec, {n: c["head"] for n, c in calibrated.items()},
+                        card.model_card(spec, {}, len(meta), 2), {}, ["flask"], encoder)
+    # what the notebook-side models (Keras encoder, fitted heads) say for three files
     ref = {}
     for f in ext.files[:3]:
-        z = (ext.tables["functionals"].loc[[f]].to_numpy() - np.array(sc["mean"])) / np.array(sc["scale"])
-        ref[f] = models["emotion"](z.astype(np.float32), training=False).numpy()[0].tolist()
+        x = ext.tables["whisper_base"].loc[[f]].to_numpy()
+        ref[f] = calibrated["emotion"]["head"].proba(x)[0].tolist()
     out.joinpath("reference.json").write_text(json.dumps(ref))
     return out
 
@@ -62,19 +81,60 @@ def _post(client, data: bytes, name="clip.wav"):
 
 def test_bundle_round_trip(bundle_dir, tiny_table):
     ref = json.loads((bundle_dir / "reference.json").read_text())
-    for backend in ("tflite", "keras"):
-        b = inference.Bundle(bundle_dir, backend=backend)
+    for variant, tol in (("float32", 2e-3), ("int8", None)):
+        b = inference.Bundle(bundle_dir, encoder=variant)
         for file, probs in ref.items():
-            path = tiny_table.set_index("file").loc[file, "path"]
-            out = b.predict_audio(path)
+            out = b.predict_audio(tiny_table.set_index("file").loc[file, "path"])
             got = [out["emotion"]["probabilities"][c] for c in TASK_CLASSES["emotion"]]
-            np.testing.assert_allclose(got, probs, atol=1e-4)
-            assert out["emotion"]["label"] == TASK_CLASSES["emotion"][int(np.argmax(probs))]
+            if tol:  # cached (batched) Keras states against the TFLite encoder on the clip alone
+                np.testing.assert_allclose(got, probs, atol=tol)
+                assert out["emotion"]["label"] == TASK_CLASSES["emotion"][int(np.argmax(probs))]
+            assert out["encoder"] == variant and out["emotion"]["model"] == "emotion"
             assert out["sentiment"]["label"] in ("neutral", "positive", "negative")
-            assert abs(sum(out["sentiment"]["probabilities"].values()) - 1) < 1e-4
+            assert abs(sum(out["sentiment"]["probabilities"].values()) - 1) < 1e-6
     spec = json.loads((bundle_dir / "preprocessing.json").read_text())
-    assert spec["models"]["emotion"]["labels"] == TASK_CLASSES["emotion"]
+    assert spec["heads"]["emotion"]["labels"] == TASK_CLASSES["emotion"]
+    assert set(spec["encoder"]["files"]) == {"float32", "int8"}
     assert (bundle_dir / "MODEL_CARD.md").read_text().startswith("# SYNTHETIC-DATA MODEL")
+    with np.load(bundle_dir / "heads.npz", allow_pickle=False) as z:  # arrays only, no pickle
+        assert z["emotion__W"].shape == (8, 7168)
+
+
+def test_same_speaker_uses_the_normalised_head_only_with_enough_clips(bundle_dir, tiny_table):
+    b = inference.Bundle(bundle_dir)
+    paths = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:4]
+    few = b.predict_clips([(p, p) for p in paths[:2]], same_speaker=True)
+    assert few["mode"] == "single_clip" and "at least 3" in few["why"]
+    assert all(c["emotion"]["model"] == "emotion" for c in few["clips"])
+    many = b.predict_clips([(p, p) for p in paths] + [("bad.wav", b"not audio")], same_speaker=True)
+    assert many["mode"] == "speaker_normalised" and many["clips_used"] == 4
+    assert [c["emotion"]["model"] for c in many["clips"][:4]] == ["emotion_speaker"] * 4
+    assert many["clips"][0]["gender"]["model"] == "gender"  # gender stays single-clip
+    assert many["clips"][4]["file"] == "bad.wav" and "error" in many["clips"][4]
+    # the statistics are these clips' own: the first clip's answer changes with its companions
+    other = b.predict_clips([(p, p) for p in [paths[0]] + tiny_table.path.tolist()[-3:]], same_speaker=True)
+    assert other["clips"][0]["emotion"]["probabilities"] != many["clips"][0]["emotion"]["probabilities"]
+    # and equal the head applied to the centred vectors
+    vecs = np.stack([b.set_vectors(b.load(p))["whisper_base"] for p in paths])
+    expect = b.probabilities("emotion_speaker", vecs - vecs.mean(0))
+    got = [[c["emotion"]["probabilities"][k] for k in b.heads["emotion_speaker"]["labels"]] for c in many["clips"][:4]]
+    np.testing.assert_allclose(got, expect, atol=1e-9)
+    single = b.predict_clips([(p, p) for p in paths], same_speaker=False)
+    assert single["mode"] == "single_clip" and "same_speaker" in single["why"]
+
+
+def test_api_same_speaker(client, tiny_table):
+    paths = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:3]
+    files = [(io.BytesIO(open(p, "rb").read()), f"clip{i}.wav") for i, p in enumerate(paths)]
+    files.append((io.BytesIO(b"garbage" * 20), "broken.wav"))
+    r = client.post("/api/predict", data={"file": files, "same_speaker": "true"}, content_type="multipart/form-data")
+    j = r.get_json()
+    assert r.status_code == 200, j
+    assert j["mode"] == "speaker_normalised" and j["clips_used"] == 3 and j["overall"]["emotion"]["label"]
+    assert j["clips"][3]["file"] == "broken.wav" and "cannot decode" in j["clips"][3]["error"]
+    r = client.post("/api/predict", data={"file": [(io.BytesIO(b""), "a.wav"), (io.BytesIO(b"x" * 50), "b.wav")],
+                                          "same_speaker": "true"}, content_type="multipart/form-data")
+    assert r.status_code == 422 and "a.wav" in r.get_json()["error"] and "b.wav" in r.get_json()["error"]
 
 
 def test_api_valid_formats(client, tiny_table):
@@ -132,22 +192,29 @@ def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
     assert "bad.wav" in lines[1]["error"]
 
 
-def test_logreg_to_keras_matches_sklearn():
-    from sklearn.linear_model import LogisticRegression
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 5))
-    for k in (2, 3):
-        y = np.arange(90) % k
-        lr = LogisticRegression(max_iter=500).fit(X, y)
-        m = export.logreg_to_keras(lr.coef_, lr.intercept_, k)
-        np.testing.assert_allclose(m(X.astype(np.float32)).numpy(), lr.predict_proba(X), atol=1e-5)
+def test_predict_cli_same_speaker(bundle_dir, tiny_table, capsys):
+    from speechemo.app import predict_cli
+    paths = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:3]
+    with pytest.raises(SystemExit) as ex:
+        predict_cli([*paths, "--same-speaker", "--bundle", str(bundle_dir)])
+    out = json.loads(capsys.readouterr().out)
+    assert ex.value.code == 0 and out["mode"] == "speaker_normalised" and len(out["clips"]) == 3
 
 
 def test_choose_skips_sets_the_bundle_cannot_compute():
     rows = [{"dataset": "ravdess", "task": "emotion", "features": f, "model": m, "protocol": "speaker_independent",
              "normalisation": n, "ua": ua, "wa": ua} for f, m, n, ua in (
         ("whisper_base", "logreg", "none", 0.75), ("functionals", "logreg", "speaker", 0.70),
-        ("functionals", "xgboost", "none", 0.65), ("egemaps", "logreg", "none", 0.55), ("functionals", "logreg", "none", 0.50))]
+        ("functionals", "xgboost", "none", 0.65), ("egemaps", "logreg", "none", 0.55), ("functionals", "logreg", "none", 0.50),
+        ("whisper_base+functionals", "ridge", "none", 0.74), ("sequence", "lstm", "none", 0.8))]
     deployed, best_any = export.choose(pd.DataFrame(rows), "emotion", "ravdess")
-    assert best_any.features == "whisper_base"
-    assert (deployed.model, deployed.features) == ("logreg", "egemaps")  # single clip, Keras-expressible, per-clip set
+    assert (best_any.model, best_any.features) == ("lstm", "sequence")
+    assert (deployed.model, deployed.features) == ("logreg", "whisper_base")  # a linear head on bundle sets
+    speaker, _ = export.choose(pd.DataFrame(rows), "emotion", "ravdess", "speaker")
+    assert speaker.features == "functionals"
+    rob = pd.DataFrame([{"task": "emotion", "model": "ridge", "features": "whisper_base+functionals",
+                         "normalisation": "none", "ua_robust": 0.6},
+                        {"task": "emotion", "model": "logreg", "features": "whisper_base", "normalisation": "none",
+                         "ua_robust": 0.5}])
+    robust, _ = export.choose(pd.DataFrame(rows), "emotion", "ravdess", robustness=rob)
+    assert robust.features == "whisper_base+functionals"  # the worst case decides when it is known

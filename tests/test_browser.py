@@ -29,6 +29,8 @@ def test_upload_in_a_real_browser(bundle_dir, tiny_table):  # noqa: F811
     url = f"http://127.0.0.1:{server.server_port}/"
     clip = tiny_table.path.iloc[7]
     expected = Bundle(bundle_dir).predict_audio(clip)["emotion"]["label"]
+    voice = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:3]
+    calibrated = Bundle(bundle_dir).predict_clips([(p, p) for p in voice], same_speaker=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -43,6 +45,14 @@ def test_upload_in_a_real_browser(bundle_dir, tiny_table):  # noqa: F811
             shown = page.inner_text("#emotion")
             bars = page.locator("#bars .bar").count()
             SHOTS.mkdir(parents=True, exist_ok=True)
+            # calibrate to a voice: several clips of one speaker, the calibrated result shown
+            page.set_input_files("#calib-files", voice)
+            page.click("#calib-submit")
+            page.wait_for_selector("#calib-result:not([hidden])", timeout=60_000)
+            mode = page.get_attribute("#calib-result", "data-mode")
+            rows = page.locator("#calib-rows tr").count()
+            first_clip = page.inner_text("#calib-rows tr:first-child td:nth-child(2)")
+            calib_text = page.inner_text("#calib-mode")
             page.screenshot(path=str(SHOTS / "browser_prediction.png"), full_page=True)
             page.goto(url + "results")
             assert "Results of the workbook" in page.content()
@@ -51,3 +61,5 @@ def test_upload_in_a_real_browser(bundle_dir, tiny_table):  # noqa: F811
         server.shutdown()
     assert shown == expected
     assert bars == 8
+    assert mode == calibrated["mode"] == "speaker_normalised" and rows == 3
+    assert first_clip == calibrated["clips"][0]["emotion"]["label"] and "Calibrated to this voice" in calib_text

@@ -1,6 +1,7 @@
 """The web app and the ``predict`` command over an exported bundle (``make serve``).
 
-Routes: ``GET /`` upload or record a clip; ``POST /api/predict`` the same as JSON;
+Routes: ``GET /`` upload or record clips; ``POST /api/predict`` the same as JSON (one ``file``,
+or several ``file`` fields with ``same_speaker=true`` to calibrate to that voice);
 ``GET /results`` the workbook's results table and figures shipped in the bundle.
 Uploads are decoded in memory; nothing from the client names a file on the server.
 """
@@ -18,10 +19,14 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FIGURES = ("confusion.png", "comparison_emotion.png")
 
 
-def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, backend: str = "tflite"):
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, encoder: str | None = None):
     from flask import Flask, abort, jsonify, render_template, request, send_file
 
-    bundle = Bundle(bundle_dir, backend=backend)
+    bundle = Bundle(bundle_dir, encoder=encoder)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
     app.json.sort_keys = False  # keep the classes in the models' order
@@ -35,23 +40,31 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, backen
 
     @app.get("/")
     def index():
-        return render_template("index.html", dataset=bundle.dataset, entries=bundle.entries)
+        single = {t: bundle.heads[n["single"]] for t, n in bundle.spec["tasks"].items()}
+        return render_template("index.html", dataset=bundle.dataset, entries=single,
+                               min_clips=bundle.min_clips, encoder=bundle.encoder_variant)
 
     @app.post("/api/predict")
     def api_predict():
-        upload = request.files.get("file")
-        if upload is None:
-            return error(400, "no file: send the audio as multipart field 'file'")
-        data = upload.read()
-        if not data:
-            return error(400, "empty upload (0 bytes)")
-        name = Path(upload.filename or "upload").name
-        try:
-            return jsonify(bundle.predict_audio(data, name=name))
-        except InputError as err:
-            return error(422, str(err))
-        except AudioError as err:
-            return error(415, str(err))
+        uploads = request.files.getlist("file")
+        if not uploads:
+            return error(400, "no file: send the audio as multipart field 'file' (several with same_speaker=true)")
+        same = truthy(request.form.get("same_speaker"))
+        if len(uploads) == 1 and not same:
+            data = uploads[0].read()
+            if not data:
+                return error(400, "empty upload (0 bytes)")
+            try:
+                return jsonify(bundle.predict_audio(data, name=Path(uploads[0].filename or "upload").name))
+            except InputError as err:
+                return error(422, str(err))
+            except AudioError as err:
+                return error(415, str(err))
+        clips = [(Path(u.filename or f"upload {i + 1}").name, u.read()) for i, u in enumerate(uploads)]
+        out = bundle.predict_clips(clips, same_speaker=same)
+        if not out["clips_used"]:
+            return jsonify({**out, "error": "no usable clip: " + "; ".join(c["error"] for c in out["clips"])}), 422
+        return jsonify(out)
 
     @app.get("/results")
     def results():
@@ -89,20 +102,29 @@ def serve_cli(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=4, help="request threads")
+    ap.add_argument("--encoder", default=None, choices=["float32", "int8"], help="default: the bundle's choice")
     a = ap.parse_args(argv)
-    app = create_app(a.bundle)
+    app = create_app(a.bundle, encoder=a.encoder)
     print(f"serving {a.bundle} on http://{a.host}:{a.port} ({a.threads} threads)", flush=True)
     serve(app, host=a.host, port=a.port, threads=a.threads, ident="speechemo")
 
 
 def predict_cli(argv: list[str] | None = None) -> None:
-    """``predict file.wav ...``: one JSON object per file on stdout; errors name the file."""
+    """``predict file.wav ...``: one JSON object per file on stdout; errors name the file.
+    ``--same-speaker``: the files are clips of one voice; one JSON object for all of them,
+    calibrated to that voice when there are enough clips."""
     ap = argparse.ArgumentParser(description="Predict emotion, sentiment and gender of audio files")
     ap.add_argument("files", nargs="+")
     ap.add_argument("--bundle", default="outputs/deploy")
-    ap.add_argument("--backend", default="tflite", choices=["tflite", "keras"])
+    ap.add_argument("--encoder", default=None, choices=["float32", "int8"], help="default: the bundle's choice")
+    ap.add_argument("--same-speaker", action="store_true",
+                    help="the files are clips of ONE speaker: calibrate to that voice")
     a = ap.parse_args(argv)
-    bundle = Bundle(a.bundle, backend=a.backend)
+    bundle = Bundle(a.bundle, encoder=a.encoder)
+    if a.same_speaker:
+        out = bundle.predict_clips([(f, f) for f in a.files], same_speaker=True)
+        print(json.dumps(out))
+        sys.exit(0 if all("error" not in c for c in out["clips"]) else 1)
     status = 0
     for f in a.files:
         try:

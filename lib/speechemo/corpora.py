@@ -14,6 +14,8 @@ dropped silently. Built from each corpus's public documentation:
   is in the folder.
 * ``savee`` (4 male speakers): ``DC_a01.wav`` = speaker, emotion prefix (a anger, d disgust,
   f fear, h happiness, n neutral, sa sadness, su surprise) and number; also ``AudioData/DC/a01.wav``.
+* ``ravdess``: the RAVDESS naming (``03-01-05-01-02-01-12.wav``), e.g. a new recording made the
+  RAVDESS way; speech files only (song and video files are named as misnamed).
 * ``csv``: a file with columns ``path,emotion[,speaker,gender]`` (paths relative to the file).
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .metadata import audio_header, file_md5
 from .ravdess import EMOTION_NAMES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
-CORPORA = ("emodb", "tess", "cremad", "savee", "csv")
+CORPORA = ("emodb", "tess", "cremad", "savee", "ravdess", "csv")
 
 EMODB_EMOTIONS = {"W": "angry", "L": None, "E": "disgust", "A": "fearful", "F": "happy", "T": "sad",
                   "N": "neutral"}
@@ -94,6 +96,18 @@ def parse_savee(name: str, folder: str | None = None) -> Item:
     return Item(spk, SAVEE_EMOTIONS[code], code, "male")
 
 
+def parse_ravdess(name: str) -> Item:
+    from .ravdess import RavdessNameError, parse_name
+
+    try:
+        u = parse_name(Path(name).name)
+    except RavdessNameError as err:
+        raise CorpusNameError(str(err)) from None
+    if (u.modality, u.vocal_channel) != (3, 1):
+        raise CorpusNameError(f"{name}: not an audio-only speech file (modality 03, vocal channel 01)")
+    return Item(f"{u.actor:02d}", u.emotion, u.emotion, u.gender)
+
+
 def cremad_genders(root: Path) -> dict[str, str]:
     """Actor id -> gender from CREMA-D's ``VideoDemographics.csv`` (anywhere under ``root``)."""
     found = next(iter(sorted(Path(root).rglob("VideoDemographics.csv"))), None)
@@ -147,6 +161,8 @@ def _item_for(corpus: str, path: Path, root: Path, genders: dict[str, str]) -> I
         return parse_cremad(path.name, genders)
     if corpus == "savee":
         return parse_savee(path.name, path.parent.name)
+    if corpus == "ravdess":
+        return parse_ravdess(path.name)
     raise ValueError(f"unknown corpus {corpus!r}; one of {CORPORA}")
 
 

@@ -1,127 +1,112 @@
-"""Deployment export: pick the best deployable models from the results table, retrain them on
-every actor, write a self-contained bundle (Keras + TFLite + preprocessing as JSON + model card).
+"""Deployment export: pick the best deployable heads from the results table, retrain them on every
+actor with a calibrated temperature, and write a self-contained bundle (TFLite encoder in float32
+and int8, linear heads as ``.npz`` arrays, everything else as JSON, a model card). No pickle.
 
-Deployable means: predicts from ONE clip (per-speaker normalisation needs several utterances of
-the same speaker, so those rows are excluded) and expressible as a Keras model (logistic
-regression exactly as Normalization-free Dense+softmax on standardised features, LSTM, ResNet-18).
+Deployable: a linear head (ridge or logistic regression) on feature sets the bundle computes from
+audio: the Whisper-base pooled states (TFLite) and the workbook's own per-clip tables. Heads that
+need several clips of one speaker (``normalisation == "speaker"``) are deployed as the app's
+"calibrate to a voice" mode, used only when a request brings enough clips of that speaker.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import evaluation as ev
+from .calibration import LinearHead
 from .features import FEATURE_SETS
-from .ravdess import TASK_CLASSES
 
-DEPLOYABLE_MODELS = ("logreg", "lstm", "resnet18")
-
-
-def deployable_sets() -> list[str]:
-    """Feature sets the bundle computes from one clip (the encoder's set is not in the bundle yet)."""
-    return [s for s, c in FEATURE_SETS.items() if c.engine == "clip"]
+DEPLOYABLE_MODELS = ("ridge", "logreg", "logreg_cv")
+ENCODER_SET = "whisper_base"
+ENCODER_FILES = {"float32": "encoder_float32.tflite", "int8": "encoder_int8.tflite"}
 
 
-def choose(summary: pd.DataFrame, task: str, dataset: str) -> tuple[pd.Series, pd.Series]:
-    """(best deployable row, best row overall) for ``task`` by speaker-independent UA."""
-    best_any = ev.best(summary, task, dataset)
-    ok = summary[(summary.normalisation == "none") & summary.model.isin(DEPLOYABLE_MODELS)
-                 & summary.features.isin(deployable_sets())]
-    return ev.best(ok, task, dataset), best_any
+def bundle_sets() -> list[str]:
+    """Feature sets the bundle computes from one clip: the encoder and the per-clip tables."""
+    return [s for s, c in FEATURE_SETS.items() if (c.engine == "clip" and c.kind == "table") or s == ENCODER_SET]
 
 
-# ----------------------------------------------------------------------------- training on all actors
-def logreg_to_keras(coef: np.ndarray, intercept: np.ndarray, n_classes: int):
-    """A Keras Dense+softmax equal to a fitted (multinomial or binary) logistic regression."""
-    import keras
-
-    n_in = coef.shape[1]
-    if n_classes == 2 and coef.shape[0] == 1:  # binary: softmax([0, z]) == sigmoid(z)
-        coef = np.vstack([np.zeros_like(coef), coef])
-        intercept = np.concatenate([[0.0], intercept])
-    x = keras.Input((n_in,), name="features")
-    out = keras.layers.Dense(n_classes, activation="softmax", name="probs")(x)
-    model = keras.Model(x, out)
-    model.get_layer("probs").set_weights([coef.T.astype(np.float32), intercept.astype(np.float32)])
-    return model
+def parts(features: str) -> list[str]:
+    """``whisper_base+functionals`` -> its sets, in column order."""
+    return features.split("+")
 
 
-def train_logreg(X: np.ndarray, y: np.ndarray, classes: list[str]):
-    """Scaler + logistic regression on all data; returns (keras model, scaler dict)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    sc = StandardScaler().fit(X)
-    yi = np.array([classes.index(c) for c in y])
-    lr = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced").fit(sc.transform(X), yi)
-    model = logreg_to_keras(lr.coef_, lr.intercept_, len(classes))
-    return model, {"mean": sc.mean_.tolist(), "scale": sc.scale_.tolist()}
+def deployable(summary: pd.DataFrame, dataset: str, normalisation: str = "none") -> pd.DataFrame:
+    """Speaker-independent rows whose model and every feature set the bundle can serve."""
+    ok = summary.features.map(lambda f: all(p in bundle_sets() for p in parts(f)))
+    return summary[(summary.dataset == dataset) & (summary.protocol == ev.SPEAKER_INDEPENDENT)
+                   & (summary.normalisation == normalisation) & summary.model.isin(DEPLOYABLE_MODELS) & ok]
 
 
-def train_deep(kind: str, x: np.ndarray, mask: np.ndarray, actors: np.ndarray, y: np.ndarray,
-               classes: list[str], cfg, task: str):
-    """LSTM or ResNet on all actors (two of them held out for early stopping)."""
-    from . import deep
-
-    image = kind == "image"
-    axis = 1 if image else -1
-    stats = deep.fit_standardiser(x, mask, axis)
-    xs = deep.apply_standardiser(x, mask, stats, axis)
-    yi = np.array([classes.index(c) for c in y])
-    heads = {task: len(classes)}
-    model = (deep.build_resnet18(x.shape[1], x.shape[2], heads, cfg) if image
-             else deep.build_lstm(x.shape[1], x.shape[2], heads, cfg))
-    val = np.flatnonzero(np.isin(actors, deep.validation_actors(actors, 0)))
-    session = deep.Session(model, [task], cfg)
-    deep.train(session, xs, mask, {task: deep.one_hot(yi, len(classes))}, val, cfg, image,
-               {task: deep.class_weights(yi, len(classes))})
-    return model, {"mean": stats[0].tolist(), "scale": stats[1].tolist(), "axis": axis}
+def choose(summary: pd.DataFrame, task: str, dataset: str, normalisation: str = "none",
+           robustness: pd.DataFrame | None = None) -> tuple[pd.Series, pd.Series]:
+    """(deployed row, best row overall) for ``task``. Without ``robustness`` the deployed row has
+    the best clean UA; with it (columns task, model, features, normalisation, ua_robust) the best
+    robust UA among the candidates that were scored under perturbation."""
+    best_any = ev.best(summary[summary.normalisation == normalisation], task, dataset)
+    cands = deployable(summary, dataset, normalisation)
+    cands = cands[cands.task == task]
+    if robustness is not None and len(robustness):
+        key = ["task", "model", "features", "normalisation"]
+        scored = cands.merge(robustness[key + ["ua_robust"]], on=key)
+        if len(scored):
+            return scored.sort_values(["ua_robust", "ua"], ascending=False).iloc[0], best_any
+    return ev.best(cands, task, dataset), best_any
 
 
-# ----------------------------------------------------------------------------- conversion and checks
-def unrolled(model):
-    """The same model with every recurrent layer unrolled (same weights): TFLite's built-in ops
-    then cover it, with no TensorList/Flex ops that the plain interpreter cannot run."""
-    import keras
-
-    def clone(layer):
-        cfg = layer.get_config()
-        if isinstance(layer, keras.layers.LSTM):
-            cfg["unroll"] = True
-        elif isinstance(layer, keras.layers.Bidirectional):
-            cfg["layer"]["config"]["unroll"] = True
-            if cfg.get("backward_layer"):
-                cfg["backward_layer"]["config"]["unroll"] = True
-        return layer.__class__.from_config(cfg)
-
-    if not any(isinstance(l, (keras.layers.LSTM, keras.layers.Bidirectional)) for l in model.layers):
-        return model
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
+def feature_matrix(tables: dict[str, pd.DataFrame], features: str) -> tuple[np.ndarray, list[int], list[str]]:
+    """Columns of ``features`` side by side, the width of each part, and the column names."""
+    mats = [tables[p] for p in parts(features)]
+    return (np.hstack([m.to_numpy(np.float64) for m in mats]), [m.shape[1] for m in mats],
+            [c for m in mats for c in m.columns])
 
 
-def to_tflite(model, path: Path) -> Path:
-    """Convert a Keras model to TFLite (float32, built-in ops only)."""
+# ----------------------------------------------------------------------------- the encoder as TFLite
+def encoder_to_tflite(encoder, out_dir: Path) -> dict[str, str]:
+    """The Whisper encoder up to its pooled states (per layer mean and std over the frames of one
+    clip of any length) as TFLite, float32 and int8 dynamic-range (int8 weights, float activations).
+    Input ``(1, frames, 80)`` log-mel (resize per clip), output ``(1, 7168)``."""
     import tensorflow as tf
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(unrolled(model))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    data = conv.convert()
+    from . import whisper
+
+    model = encoder.model
+
+    def pooled(mel):
+        states = model([mel, tf.ones(tf.shape(mel)[:2], tf.float32)], training=False)
+        out = []
+        for h in states:
+            mu = tf.reduce_mean(h, axis=1)
+            out += [mu, tf.sqrt(tf.reduce_mean(tf.square(h - mu[:, None]), axis=1))]
+        return tf.concat(out, axis=1)
+
+    fn = tf.function(pooled, input_signature=[tf.TensorSpec((1, None, whisper.N_MELS), tf.float32, name="mel")])
+    concrete = fn.get_concrete_function()
+    written = {}
+    for variant, name in ENCODER_FILES.items():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if variant == "int8":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: no calibration data
+        _atomic_bytes(Path(out_dir) / name, conv.convert())
+        written[variant] = name
+    return written
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-    return path
 
 
+# ----------------------------------------------------------------------------- the bundle
 RUNTIME_PACKAGES = ("numpy", "scipy", "pandas", "soundfile", "soxr", "librosa", "tensorflow-cpu",
-                    "keras", "flask", "joblib", "tqdm", "scikit-learn")
+                    "flask", "waitress", "tqdm")
 
 
 def runtime_requirements(requirements_txt: Path) -> list[str]:
@@ -130,62 +115,53 @@ def runtime_requirements(requirements_txt: Path) -> list[str]:
             if line.split("==")[0] in RUNTIME_PACKAGES]
 
 
-def write_bundle(out_dir: Path, entries: dict[str, dict], models: dict[str, object], card: str,
-                 extra_files: dict[str, Path], requirements: list[str]) -> Path:
-    """Write the bundle into a temporary folder, then swap it into place (never half-written)."""
+def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: LinearHead,
+               feature_names: dict[str, list[str] | None], dataset: str, calibration: dict) -> dict:
+    """What ``preprocessing.json`` says of one head."""
+    return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": parts(row.features),
+            "feature_names": {p: feature_names.get(p) for p in parts(row.features)},
+            "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
+            "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},
+            "calibration": calibration,
+            "best_overall": {"model": best_any.model, "features": best_any.features,
+                             "normalisation": best_any.normalisation, "ua": float(best_any.ua)}}
+
+
+def write_bundle(out_dir: Path, spec: dict, heads: dict[str, LinearHead], card: str,
+                 extra_files: dict[str, Path], requirements: list[str], encoder=None) -> Path:
+    """Write the bundle into a temporary folder, then swap it into place (never half-written).
+    ``encoder``: the loaded Keras encoder, converted when a head uses its set."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "figures").mkdir(parents=True)
-    for task, model in models.items():
-        model.save(tmp / f"{task}.keras")
-        to_tflite(model, tmp / f"{task}.tflite")
-        entries[task]["files"] = {"keras": f"{task}.keras", "tflite": f"{task}.tflite"}
-    (tmp / "preprocessing.json").write_text(json.dumps({"models": entries}, indent=1) + "\n")
-    (tmp / "MODEL_CARD.md").write_text(card)
-    (tmp / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    for name, src in extra_files.items():
-        if Path(src).exists():
-            shutil.copy(src, tmp / name)
+    try:
+        arrays = {}
+        for name, h in heads.items():
+            arrays[f"{name}__W"], arrays[f"{name}__b"] = h.W.astype(np.float32), h.b.astype(np.float32)
+        np.savez(tmp / "heads.npz", **arrays)
+        needs_encoder = any(ENCODER_SET in e["features"] for e in spec["heads"].values())
+        if needs_encoder:
+            if encoder is None:
+                raise ValueError("a head uses the encoder's pooled states: pass the loaded encoder")
+            spec.setdefault("encoder", {})["files"] = encoder_to_tflite(encoder, tmp)  # the caller's spec too
+        (tmp / "preprocessing.json").write_text(json.dumps(spec, indent=1) + "\n")
+        (tmp / "MODEL_CARD.md").write_text(card)
+        (tmp / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        for name, src in extra_files.items():
+            if Path(src).exists():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, tmp / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
 
 
-def entry(task: str, row: pd.Series, best_any: pd.Series, feature_set: str, scaler: dict,
-          feature_names: list[str] | None, dataset: str) -> dict:
-    cfg = FEATURE_SETS[feature_set]
-    return {"task": task, "labels": TASK_CLASSES[task], "model": row.model, "dataset": dataset,
-            "feature_set": feature_set, "feature_config": asdict(cfg), "feature_names": feature_names,
-            "scaler": scaler, "sample_rate": 16000, "trim_top_db": 30.0,
-            "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},
-            "best_overall": {"model": best_any.model, "features": best_any.features,
-                             "normalisation": best_any.normalisation, "ua": float(best_any.ua)}}
-
-
-def parity(deploy_dir: Path, entries: dict[str, dict], ext, rows: np.ndarray) -> dict[str, dict]:
-    """Keras vs TFLite on the cached features of ``rows``: max |difference| and argmax agreement."""
-    from .inference import KerasModel, TFLiteModel, model_inputs
-
-    out = {}
-    for task, e in entries.items():
-        lite = TFLiteModel(Path(deploy_dir) / e["files"]["tflite"])
-        keras_m = KerasModel(Path(deploy_dir) / e["files"]["keras"])
-        diffs, same = [], []
-        for i in rows:
-            if e["feature_config"]["kind"] == "table":
-                f = ext.tables[e["feature_set"]].iloc[i].to_dict()
-            else:
-                f = {k: v[i] for k, v in ext.arrays[e["feature_set"]].items()}
-            xs = model_inputs(e, {e["feature_set"]: f})
-            k, t = keras_m(xs), lite(xs)
-            diffs.append(float(np.abs(k - t).max()))
-            same.append(int(k.argmax()) == int(t.argmax()))
-        out[task] = {"n": len(rows), "max_abs_diff": max(diffs), "argmax_identical": all(same)}
-    return out
-
-
+# ----------------------------------------------------------------------------- checks
 def clip_bytes(path: str, seconds: float = 4.0) -> bytes:
     """A file cut or padded to exactly ``seconds`` at 16 kHz, as in-memory WAV bytes."""
     import io
@@ -203,7 +179,7 @@ def clip_bytes(path: str, seconds: float = 4.0) -> bytes:
 
 
 def latency(fn, clips: list[bytes], repeats: int = 1) -> dict[str, float]:
-    """Median and p95 seconds of ``fn(clip)`` (decode + features + inference)."""
+    """Median and p95 milliseconds of ``fn(clip)`` (decode + front end + encoder + heads)."""
     times = []
     for _ in range(repeats):
         for c in clips:
@@ -214,51 +190,140 @@ def latency(fn, clips: list[bytes], repeats: int = 1) -> dict[str, float]:
             "n": len(times)}
 
 
-def model_card(entries: dict[str, dict], dataset: str, checks: dict, n_utterances: int, n_actors: int) -> str:
-    """MODEL_CARD.md text; a bundle trained on the synthetic corpus says so on its first line."""
-    first = ("# SYNTHETIC-DATA MODEL — trained on the synthetic corpus, NOT on RAVDESS; its predictions "
-             "on real speech are meaningless\n" if dataset != "ravdess"
-             else "# Model card — speech emotion, sentiment and gender (trained on RAVDESS)\n")
-    lines = [first, "",
-             f"Dataset: **{dataset}** ({n_utterances} utterances, {n_actors} actors). RAVDESS: Livingstone & "
-             "Russo (2018), acted North-American English, two fixed sentences, 24 professional actors "
-             "(12 female, 12 male), CC BY-NC-SA 4.0 — the trained weights inherit the non-commercial terms.", "",
-             "## Models", ""]
-    for task, e in entries.items():
-        m = e["speaker_independent"]
-        b = e["best_overall"]
-        lines += [f"### {task}", "",
-                  f"* model: `{e['model']}` on the `{e['feature_set']}` feature set; classes: {', '.join(e['labels'])}",
-                  f"* speaker-independent cross-validation (6 EmoBox actor folds): **UA {m['ua']*100:.1f} ± "
-                  f"{m['ua_std']*100:.1f} %**, WA {m['wa']*100:.1f} ± {m['wa_std']*100:.1f} %, macro-F1 {m['macro_f1']*100:.1f} %",
-                  *([f"* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so any "
-                     "'male' prediction there scores an F1 of 0 for that absent class and pulls the mean down"]
-                    if task == "gender" else []),
-                  f"* the deployed model is then retrained on all {n_actors} actors with the same configuration",
-                  f"* best result of the workbook for this task: {b['model']} on {b['features']} "
-                  f"(normalisation {b['normalisation']}), UA {b['ua']*100:.1f} %"
-                  + ("" if (b["model"], b["normalisation"]) == (e["model"], "none") else
-                     " — not deployable here: " + ("it needs several utterances of the same speaker (per-speaker "
-                                                   "normalisation)" if b["normalisation"] != "none" else
-                                                   "it is not expressible as a Keras/TFLite model")), ""]
-    lines += ["Sentiment (neutral / positive / negative) is the sum of the emotion probabilities of each "
-              "sentiment's emotions (neutral = neutral + calm; positive = happy + surprised; negative = sad + "
-              "angry + fearful + disgust).", "",
-              "![confusion matrix](figures/confusion.png)", "",
-              "## Checks at export", "",
-              f"* TFLite vs Keras on {checks['parity']['n']} utterances per model: max |difference| "
-              f"{checks['parity']['max_abs_diff']:.2e}, identical argmax: {checks['parity']['argmax_identical']}",
-              f"* end-to-end latency per 4-s clip (decode + features + inference, 2 CPU cores): "
-              + "; ".join(f"{k} median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms" for k, v in checks["latency"].items()),
-              "", "## Intended use and limitations", "",
-              "* Teaching and research on speech emotion recognition. **Not for decisions about people** "
-              "(hiring, health, policing, credit, education or anything similar).",
-              "* Trained on acted, studio-quality English speech of 24 actors reading two sentences; expect "
-              "much lower accuracy on spontaneous speech, other languages, accents, ages, microphones and noise.",
-              "* Gender here is a binary label inferred from the actor's voice in one corpus; it is not a "
-              "person's gender identity.",
-              "* Emotion categories are the actors' intended portrayals, not felt emotions.",
-              "", "## Input", "",
-              "WAV, FLAC, MP3 or OGG, 0.3-30 s; decoded, down-mixed, resampled to 16 kHz, leading/trailing "
-              "silence more than 30 dB below the peak trimmed; preprocessing parameters are in `preprocessing.json`."]
-    return "\n".join(lines) + "\n"
+def default_encoder(agreement: float, lat: dict[str, dict], min_agreement: float = 0.98,
+                    median_ms: float = 100.0, p95_ms: float = 150.0) -> tuple[str, str]:
+    """The variant the app serves: int8 when it agrees with float32 on at least ``min_agreement``
+    of the clips, else float32; and why."""
+    if agreement >= min_agreement:
+        why = f"int8 agrees with float32 on {agreement:.1%} of clips (>= {min_agreement:.0%})"
+        return "int8", why
+    return "float32", f"int8 agrees with float32 on only {agreement:.1%} of clips (< {min_agreement:.0%})"
+
+
+def bundle_size(folder: Path, variant: str | None = None) -> float:
+    """MB of the files the app loads with ``variant`` of the encoder (all files if None)."""
+    skip = {n for v, n in ENCODER_FILES.items() if variant and v != variant}
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.name not in skip) / 1e6
+
+
+# ----------------------------------------------------------------------------- what to deploy, calibrated
+SINGLE_TASKS = ("emotion", "sentiment", "gender")
+SPEAKER_TASKS = ("emotion", "sentiment")
+
+
+def plan(summary: pd.DataFrame, dataset: str, policy: dict, robustness: pd.DataFrame | None = None) -> list[dict]:
+    """The heads to ship: the best single-clip head per task and, when the calibration curve found
+    a number of clips that helps (``policy``), the best speaker-normalised head for emotion and
+    sentiment. Tasks without a deployable row are left out (and said so by the caller)."""
+    out = []
+    for norm, tasks in (("none", SINGLE_TASKS), ("speaker", SPEAKER_TASKS if policy.get("min_clips") else ())):
+        for task in tasks:
+            try:
+                row, best_any = choose(summary, task, dataset, norm, robustness)
+            except (IndexError, KeyError, ValueError):
+                continue
+            out.append({"name": task if norm == "none" else f"{task}_speaker", "task": task,
+                        "normalisation": norm, "row": row, "best_any": best_any})
+    return out
+
+
+def head_matrix(item: dict, tables: dict[str, pd.DataFrame], actors: np.ndarray, policy: dict
+                ) -> tuple[np.ndarray, dict | None]:
+    """The training matrix of a planned head (speaker-normalised with the policy's statistic) and
+    the model parameters it was evaluated with (the ridge's equal-weight blocks for fused sets)."""
+    X, widths, _ = feature_matrix(tables, item["row"].features)
+    if item["normalisation"] == "speaker":
+        X = ev.speaker_normalise(X, actors, scale=policy.get("statistic") == "mean and std")
+    params = {"blocks": tuple(widths)} if item["row"].model == "ridge" and len(widths) > 1 else None
+    return X, params
+
+
+def fold_metrics(oof: pd.DataFrame, classes: list[str]) -> dict[str, float]:
+    """UA/WA/macro-F1 mean and fold std of the calibrated out-of-fold predictions."""
+    from .calibration import probabilities
+
+    pred = np.asarray(classes)[probabilities(oof, classes, "cal").argmax(1)]
+    true = oof.true.to_numpy()
+    masks = [(oof.fold == f).to_numpy() for f in sorted(oof.fold.unique())]
+    per = pd.DataFrame([ev.scores(true[m], pred[m], classes) for m in masks])
+    return {"ua": per.ua.mean(), "ua_std": per.ua.std(ddof=0), "wa": per.wa.mean(), "wa_std": per.wa.std(ddof=0),
+            "macro_f1": per.macro_f1.mean()}
+
+
+def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[str]) -> dict:
+    """The bundle (TFLite float32 encoder, heads from ``heads.npz``) against the notebook-side
+    models (Keras encoder, fitted heads) on the same clips: pooled states and probabilities.
+    Speaker heads are compared on these clips normalised as one group (same rule both sides)."""
+    from .inference import Bundle
+
+    b = Bundle(deploy_dir, encoder="float32")
+    lite, ref = [], []
+    for p in paths:
+        y = b.load(p)
+        v = b.set_vectors(y)
+        lite.append(v)
+        ref.append({**v, **({"whisper_base": encoder.embed([y])[0].astype(np.float64)} if encoder is not None else {})})
+    emb = {"embedding_max_abs": 0.0, "embedding_max_value": 0.0, "embedding_rel_to_range": 0.0}
+    if encoder is not None:
+        A = np.stack([v["whisper_base"] for v in lite])
+        R = np.stack([v["whisper_base"] for v in ref])
+        d = np.abs(A - R)
+        emb = {"embedding_max_abs": float(d.max()), "embedding_max_value": float(np.abs(R).max()),
+               "embedding_rel_to_range": float(d.max() / max(np.abs(R).max(), 1e-12))}
+    stat = b.spec.get("same_speaker", {}).get("statistic")
+    worst, same = 0.0, True
+    for name, head in heads.items():
+        XA = np.stack([b.head_input(name, v) for v in lite])
+        XR = np.stack([b.head_input(name, v) for v in ref])
+        if b.heads[name]["normalisation"] == "speaker":
+            XA = ev.speaker_normalise(XA, np.zeros(len(XA)), scale=stat == "mean and std")
+            XR = ev.speaker_normalise(XR, np.zeros(len(XR)), scale=stat == "mean and std")
+        pa, pr = b.probabilities(name, XA), head.proba(XR)
+        worst = max(worst, float(np.abs(pa - pr).max()))
+        same &= bool((pa.argmax(1) == pr.argmax(1)).all())
+    return {"n": len(paths), **emb, "proba_max_abs": worst, "argmax_identical": same}
+
+
+def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrated: dict, actors: np.ndarray,
+               head: str = "emotion") -> dict:
+    """The int8 encoder on every clip: how often the ``head`` (trained on all actors) gives the
+    same class as on the float32 (notebook) embeddings, and the six-fold UA with the fold heads
+    applied to int8 embeddings of their test actors, beside float32's."""
+    from tqdm import tqdm
+
+    from . import whisper
+    from .inference import Bundle
+
+    b = Bundle(deploy_dir, encoder="int8")
+    X8 = np.stack([b.encoder(whisper.log_mel(b.load(p))) for p in tqdm(paths, desc="int8 encoder")]).astype(np.float64)
+    c = calibrated[head]
+    if b.heads[head]["features"] != ["whisper_base"]:
+        return {"n": len(paths), "agreement": float("nan"), "note": "head is not on the encoder alone"}
+    final = c["head"]
+    agree = float((final.predict(X8) == final.predict(X_float)).mean())
+    true = c["oof"].set_index("row").true
+    ua = {}
+    for name, X in (("int8", X8), ("float32", X_float)):
+        per = [ev.scores(true.loc[te].to_numpy(), h.predict(X[te]), h.classes)["ua"] for te, h in c["fold_heads"]]
+        ua[name] = float(np.mean(per))
+    return {"n": len(paths), "agreement": agree, "ua_int8": ua["int8"], "ua_float32": ua["float32"],
+            "max_abs_diff": float(np.abs(X8 - X_float).max())}
+
+
+def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_names: dict[str, list[str]],
+                dataset: str, policy: dict, with_encoder: bool) -> dict:
+    """``preprocessing.json`` for planned heads, each with its calibrated head, out-of-fold
+    metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``."""
+    from . import whisper
+
+    spec = {"dataset": dataset, "sample_rate": 16000, "trim_top_db": 30.0, "heads": {}, "tasks": {},
+            "same_speaker": policy}
+    for p in heads_plan:
+        c = calibrated[p["name"]]
+        row = pd.Series({**p["row"].to_dict(), **c["metrics"]})
+        spec["heads"][p["name"]] = head_entry(p["name"], p["task"], row, p["best_any"], c["head"], feature_names,
+                                              dataset, c["ece"])
+        spec["tasks"].setdefault(p["task"], {})["single" if p["normalisation"] == "none" else "speaker"] = p["name"]
+    if with_encoder:
+        spec["encoder"] = {"origin": whisper.ORIGIN, "default": "float32", "why": "int8 not checked yet"}
+    return spec

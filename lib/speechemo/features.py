@@ -386,6 +386,11 @@ def _worker_encoder(models_dir: str, whisper_dir: str | None):
     return whisper.Encoder.load(models_dir, whisper_dir)
 
 
+def warm_encoder(models_dir: str, whisper_dir: str | None = None) -> None:
+    """Load the encoder into this (worker) process ahead of work; returns nothing to send back."""
+    _worker_encoder(models_dir, whisper_dir)
+
+
 def _encode_chunk(item: tuple[list[tuple[str, str]], str, str | None]) -> list[tuple[str, str, object, str | None]]:
     """Pooled encoder vectors of a chunk of files (on a Dask worker, which keeps its encoder)."""
     from . import whisper

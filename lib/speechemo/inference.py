@@ -1,140 +1,113 @@
 """Load an exported bundle and predict emotion, sentiment and gender from audio.
 
-The bundle's ``preprocessing.json`` holds everything as data (no pickles): labels, feature
-configuration, scaler statistics, and the model files (Keras and TFLite) per task.
+The bundle's ``preprocessing.json`` holds everything as data (no pickles): labels, feature sets,
+temperatures, the same-speaker policy; ``heads.npz`` the linear heads; ``encoder_*.tflite`` the
+Whisper-base encoder up to its pooled states (float32 and int8).
+
+Two ways to predict:
+* one clip (``predict_audio``): the single-clip heads -- what a new voice gets;
+* several clips of one speaker (``predict_clips``): with at least ``same_speaker.min_clips`` of
+  them, each clip is normalised with statistics of those clips only (kept for this call only) and
+  scored by the speaker-normalised heads; with fewer, the single-clip heads, and the answer says why.
 """
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from . import audio, features
-from .deep import sentiment_from_emotion
 
 MIN_SECONDS = 0.3
 MAX_SECONDS = 30.0
+TASKS = ("emotion", "sentiment", "gender")
 
 
 class InputError(ValueError):
     """Audio the models cannot judge (too short, too long, silent...); a client error."""
 
 
-class TFLiteModel:
-    """A TFLite model called like the Keras one: a dict of named inputs, batch of any size.
+class EncoderLite:
+    """The TFLite encoder: log-mel ``(frames, 80)`` -> pooled states ``(7168,)``.
 
     A TFLite interpreter must not be used by two threads at once (its tensors are shared state:
     concurrent requests fail with "There is at least 1 reference to internal data"), so every
-    thread that calls the model gets an interpreter of its own, made on its first call."""
+    thread gets an interpreter of its own, made on its first call."""
 
     def __init__(self, path: str | Path, num_threads: int = 1):
-        import threading
-
         self.path = str(path)
         self.num_threads = num_threads
         self._local = threading.local()
-        self.inputs = self.interp.get_input_details()
-        self.output = self.interp.get_output_details()[0]
 
     @property
     def interp(self):
-        """This thread's interpreter."""
         it = getattr(self._local, "interp", None)
         if it is None:
+            import warnings
+
             import tensorflow as tf
 
-            it = tf.lite.Interpreter(model_path=self.path, num_threads=self.num_threads)
-            it.allocate_tensors()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tf.lite's deprecation notice, once per thread
+                it = tf.lite.Interpreter(model_path=self.path, num_threads=self.num_threads)
             self._local.interp = it
+            self._local.shape = None
         return it
 
-    def _detail(self, name: str) -> dict:
-        if len(self.inputs) == 1:
-            return self.inputs[0]
-        return next(d for d in self.inputs if name in d["name"])
-
-    def __call__(self, xs: dict[str, np.ndarray]) -> np.ndarray:
-        n = len(next(iter(xs.values())))
-        interp = self.interp
-        outs = []
-        for i in range(n):
-            for name, x in xs.items():
-                interp.set_tensor(self._detail(name)["index"], x[i:i + 1].astype(np.float32))
-            interp.invoke()
-            outs.append(interp.get_tensor(self.output["index"])[0].copy())
-        return np.stack(outs)
+    def __call__(self, mel: np.ndarray) -> np.ndarray:
+        it = self.interp
+        inp, out = it.get_input_details()[0], it.get_output_details()[0]
+        shape = (1, *mel.shape)
+        if self._local.shape != shape:
+            it.resize_tensor_input(inp["index"], shape)
+            it.allocate_tensors()
+            self._local.shape = shape
+        it.set_tensor(inp["index"], mel[None].astype(np.float32))
+        it.invoke()
+        return it.get_tensor(out["index"])[0].copy()
 
 
-class KerasModel:
-    def __init__(self, path: str | Path):
-        import keras
-
-        from .deep import masked_mean_layer
-
-        masked_mean_layer()  # registers the custom layer before loading
-        self.model = keras.models.load_model(path)
-
-    def __call__(self, xs: dict[str, np.ndarray]) -> np.ndarray:
-        out = self.model(xs if len(xs) > 1 else next(iter(xs.values())), training=False)
-        out = list(out.values())[0] if isinstance(out, dict) else out
-        return np.asarray(out)
-
-
-def model_inputs(entry: dict, feats: dict) -> dict[str, np.ndarray]:
-    """Turn one clip's features into the model's standardised, named inputs (batch of 1)."""
-    sc = entry["scaler"]
-    mean, scale = np.asarray(sc["mean"], np.float32), np.asarray(sc["scale"], np.float32)
-    kind = entry["feature_config"]["kind"]
-    f = feats[entry["feature_set"]]
-    if kind == "table":  # named values (our sets) or a vector in registry order (openSMILE)
-        v = np.asarray(f, np.float32) if isinstance(f, np.ndarray) else np.array([f[n] for n in entry["feature_names"]], np.float32)
-        return {"features": ((v - mean) / scale)[None]}
-    x, mask = f["x"].astype(np.float32), f["mask"].astype(np.float32)
-    if kind == "image":
-        x = (x - mean[:, None]) / scale[:, None] * mask[None, :]
-        return {"image": x[None, ..., None]}
-    x = (x - mean) / scale * mask[:, None]
-    return {"sequence": x[None], "mask": mask[None]}
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Bundle:
-    """The deployed models. ``backend``: ``tflite`` (default, what the app serves) or ``keras``."""
+    """The deployed heads. ``encoder``: ``float32`` or ``int8`` (default: the bundle's choice)."""
 
-    def __init__(self, folder: str | Path, backend: str = "tflite"):
+    def __init__(self, folder: str | Path, encoder: str | None = None, num_threads: int = 1):
         self.folder = Path(folder)
-        spec = self.folder / "preprocessing.json"
-        if not spec.exists():
-            raise FileNotFoundError(f"{spec} is missing: run notebook 06 (make all) to export a bundle")
-        self.entries = json.loads(spec.read_text())["models"]
-        loader = TFLiteModel if backend == "tflite" else KerasModel
-        self.models = {t: loader(self.folder / e["files"][backend]) for t, e in self.entries.items()}
-        self.backend = backend
-        self.sets = sorted({e["feature_set"] for e in self.entries.values()})
+        spec_path = self.folder / "preprocessing.json"
+        if not spec_path.exists():
+            raise FileNotFoundError(f"{spec_path} is missing: run notebook 07 (make all) to export a bundle")
+        self.spec = json.loads(spec_path.read_text())
+        self.heads = self.spec["heads"]
+        with np.load(self.folder / "heads.npz", allow_pickle=False) as z:
+            self.weights = {n: (z[f"{n}__W"], z[f"{n}__b"]) for n in self.heads}
+        self.sets = sorted({p for e in self.heads.values() for p in e["features"]})
+        self.encoder_variant = encoder or self.spec.get("encoder", {}).get("default", "float32")
+        self.encoder = None
+        if "whisper_base" in self.sets:
+            files = self.spec["encoder"]["files"]
+            if self.encoder_variant not in files:
+                raise ValueError(f"encoder variant {self.encoder_variant!r} is not in the bundle ({sorted(files)})")
+            self.encoder = EncoderLite(self.folder / files[self.encoder_variant], num_threads)
 
     @property
     def dataset(self) -> str:
-        return next(iter(self.entries.values()))["dataset"]
+        return self.spec["dataset"]
 
-    def predict_signal(self, y: np.ndarray) -> dict:
-        """Predictions for a 16 kHz mono clip that went through the front end."""
-        feats = features.extract_clip(y, self.sets)
-        out: dict = {"dataset": self.dataset, "backend": self.backend}
-        for task, e in self.entries.items():
-            p = self.models[task](model_inputs(e, feats))[0]
-            out[task] = {"label": e["labels"][int(p.argmax())], "confidence": float(p.max()),
-                         "probabilities": {c: float(v) for c, v in zip(e["labels"], p)}}
-        if "emotion" in out:
-            names = self.entries["emotion"]["labels"]
-            ps = sentiment_from_emotion(np.array([[out["emotion"]["probabilities"][c] for c in names]]), names)[0]
-            from .ravdess import SENTIMENT_NAMES
+    @property
+    def min_clips(self) -> int | None:
+        """Clips of one speaker needed for the speaker-normalised heads (None: none shipped)."""
+        return self.spec.get("same_speaker", {}).get("min_clips")
 
-            out["sentiment"] = {"label": SENTIMENT_NAMES[int(ps.argmax())], "confidence": float(ps.max()),
-                                "probabilities": dict(zip(SENTIMENT_NAMES, map(float, ps)))}
-        return out
-
-    def predict_audio(self, source: str | Path | bytes, name: str | None = None) -> dict:
-        """Decode, check the duration, run the front end and the models."""
+    # ------------------------------------------------------------------ audio -> vectors
+    def load(self, source: str | Path | bytes, name: str | None = None) -> np.ndarray:
+        """Decode and check a clip; returns it through the front end (16 kHz mono, trimmed)."""
         y, sr = audio.decode(source, name)
         seconds = y.shape[0] / sr
         label = name or str(source)[:60]
@@ -145,6 +118,136 @@ class Bundle:
         mono = audio.resample(audio.to_mono(y), sr, audio.TARGET_SR)
         if float(np.max(np.abs(mono))) < 1e-4:
             raise InputError(f"{label}: the clip is silent")
-        out = self.predict_signal(audio.trim_silence(mono))
-        out["seconds"] = round(seconds, 3)
+        return audio.trim_silence(mono)
+
+    def set_vectors(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Every feature set the heads use, for one clip through the front end."""
+        from . import whisper
+
+        out = {}
+        table_sets = [s for s in self.sets if s != "whisper_base"]
+        if table_sets:
+            feats = features.extract_clip(y, table_sets)
+            for s in table_sets:
+                f = feats[s]
+                names = next(e["feature_names"][s] for e in self.heads.values() if s in e["features"])
+                out[s] = (np.asarray(f, np.float64) if isinstance(f, np.ndarray)
+                          else np.array([f[n] for n in names], np.float64))
+        if self.encoder is not None:
+            out["whisper_base"] = self.encoder(whisper.log_mel(y)).astype(np.float64)
+        return out
+
+    def head_input(self, name: str, vectors: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([vectors[p] for p in self.heads[name]["features"]])
+
+    def probabilities(self, name: str, X: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of head ``name`` for rows ``X`` (already normalised if needed)."""
+        W, b = self.weights[name]
+        return softmax((np.atleast_2d(X) @ W.T.astype(np.float64) + b) / self.heads[name]["temperature"])
+
+    def _answer(self, name: str, p: np.ndarray) -> dict:
+        labels = self.heads[name]["labels"]
+        return {"label": labels[int(p.argmax())], "confidence": float(p.max()),
+                "probabilities": {c: float(v) for c, v in zip(labels, p)}, "model": name}
+
+    def _sentiment_from_emotion(self, emo: dict) -> dict:
+        from .deep import sentiment_from_emotion
+        from .ravdess import SENTIMENT_NAMES
+
+        names = list(emo["probabilities"])
+        ps = sentiment_from_emotion(np.array([[emo["probabilities"][c] for c in names]]), names)[0]
+        return {"label": SENTIMENT_NAMES[int(ps.argmax())], "confidence": float(ps.max()),
+                "probabilities": dict(zip(SENTIMENT_NAMES, map(float, ps))), "model": "sum of emotion probabilities"}
+
+    # ------------------------------------------------------------------ predictions
+    def predict_vectors(self, vectors: dict[str, np.ndarray], normalised: dict[str, np.ndarray] | None = None) -> dict:
+        """Answers per task from one clip's vectors; ``normalised``: head name -> normalised input
+        of the speaker heads (used for the tasks that have one)."""
+        tasks = self.spec["tasks"]
+        out: dict = {"dataset": self.dataset, "encoder": self.encoder_variant if self.encoder else None}
+        for task in TASKS:
+            if task not in tasks:
+                continue
+            name = tasks[task].get("speaker") if normalised else None
+            if name and name in normalised:
+                out[task] = self._answer(name, self.probabilities(name, normalised[name])[0])
+            else:
+                single = tasks[task]["single"]
+                out[task] = self._answer(single, self.probabilities(single, self.head_input(single, vectors))[0])
+        if "sentiment" not in out and "emotion" in out:
+            out["sentiment"] = self._sentiment_from_emotion(out["emotion"])
+        return out
+
+    def predict_signal(self, y: np.ndarray) -> dict:
+        return self.predict_vectors(self.set_vectors(y))
+
+    def predict_audio(self, source: str | Path | bytes, name: str | None = None) -> dict:
+        """One clip: decode, check, front end, encoder, single-clip heads."""
+        y = self.load(source, name)
+        out = self.predict_signal(y)
+        out["seconds"] = round(y.shape[0] / audio.TARGET_SR, 3)
+        return out
+
+    def predict_clips(self, clips: list[tuple[str, str | Path | bytes]], same_speaker: bool = True) -> dict:
+        """Several clips ``(name, source)``; ``same_speaker``: they are ONE speaker's. Bad clips are
+        named in the answer and left out; the good ones are answered. With at least ``min_clips``
+        good clips of one speaker, every clip is scored by the speaker-normalised heads with
+        statistics of these clips only (nothing is kept after the call)."""
+        from .audio import AudioError
+
+        good, answers = [], []
+        for name, src in clips:
+            try:
+                y = self.load(src, name)
+                good.append((len(answers), self.set_vectors(y)))
+                answers.append({"file": name, "seconds": round(y.shape[0] / audio.TARGET_SR, 3)})
+            except (AudioError, InputError) as err:
+                answers.append({"file": name, "error": str(err),
+                                "status": 422 if isinstance(err, InputError) else 415})
+        policy = self.spec.get("same_speaker", {})
+        k = self.min_clips
+        use = same_speaker and bool(k) and len(good) >= k
+        if not same_speaker:
+            use, why = False, "clips not declared as one speaker (same_speaker=true): single-clip models used"
+        elif not k:
+            why = "this bundle has no speaker-normalised model: single-clip models used"
+        elif use:
+            why = (f"{len(good)} clips of one speaker (>= {k}): each is normalised with these clips' "
+                   f"{policy.get('statistic', 'mean')} and scored by the speaker-normalised model")
+        else:
+            why = (f"only {len(good)} usable clip(s); the speaker-normalised model needs at least {k} clips "
+                   f"of the same speaker (below that it is worse than the single-clip model): single-clip models used")
+        normalised = self._normalise([v for _, v in good], policy.get("statistic", "mean")) if use else None
+        for j, (i, vec) in enumerate(good):
+            answers[i].update(self.predict_vectors(vec, {n: m[j] for n, m in normalised.items()} if use else None))
+        out = {"dataset": self.dataset, "mode": "speaker_normalised" if use else "single_clip", "why": why,
+               "clips_used": len(good), "min_clips": k, "clips": answers}
+        if good:
+            out["overall"] = self._overall([answers[i] for i, _ in good])
+        return out
+
+    def _normalise(self, vectors: list[dict[str, np.ndarray]], statistic: str) -> dict[str, np.ndarray]:
+        """Speaker heads' inputs, each clip normalised with these clips' statistics only."""
+        out = {}
+        for task, names in self.spec["tasks"].items():
+            name = names.get("speaker")
+            if not name:
+                continue
+            X = np.stack([self.head_input(name, v) for v in vectors])
+            mu = X.mean(axis=0)
+            sd = X.std(axis=0) if statistic == "mean and std" else None
+            out[name] = (X - mu) / (np.where(sd > 1e-12, sd, 1.0) if sd is not None else 1.0)
+        return out
+
+    @staticmethod
+    def _overall(answers: list[dict]) -> dict:
+        """Mean of the clips' probabilities per task (the speaker's overall state)."""
+        out = {}
+        for task in TASKS:
+            probs = [a[task]["probabilities"] for a in answers if task in a]
+            if probs:
+                labels = list(probs[0])
+                m = np.mean([[p[c] for c in labels] for p in probs], axis=0)
+                out[task] = {"label": labels[int(m.argmax())], "confidence": float(m.max()),
+                             "probabilities": dict(zip(labels, map(float, m)))}
         return out

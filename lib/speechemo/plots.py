@@ -123,3 +123,30 @@ def compare_bars(df: pd.DataFrame, value: str, err: str, label: str, title: str,
     ax.set(title=title, xlabel=f"{value.upper()} (%)  — mean ± std over folds", xlim=(0, 100))
     fig.tight_layout()
     return fig
+
+
+def reliability(table: pd.DataFrame, title: str, ax=None, label: str = "", color: str | None = None) -> plt.Axes:
+    """Reliability diagram from ``calibration.reliability``: accuracy against mean confidence per
+    bin (marker size ~ clips), with the diagonal of perfect calibration."""
+    ax = ax or plt.gca()
+    t = table.dropna()
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
+    ax.plot(t.confidence, t.accuracy, marker="o", lw=1.2, label=label, color=color)
+    ax.scatter(t.confidence, t.accuracy, s=10 + 200 * t.n / max(1, t.n.max()), alpha=0.3, color=color)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=title)
+    return ax
+
+
+def robustness(table: pd.DataFrame, title: str, ax=None) -> plt.Axes:
+    """UA (%) per candidate (rows) and perturbation (columns, clean first), annotated."""
+    cols = [c for c in table.columns if c not in ("task", "model", "features", "normalisation", "ua_robust",
+                                                  "worst", "drop_worst", "dataset")]
+    M = table[cols].to_numpy(float) * 100
+    ax = ax or plt.gca()
+    ax.imshow(M, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    for (i, j), v in np.ndenumerate(M):
+        ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(table)), table.task + ": " + table.model + " / " + table.features, fontsize=8)
+    ax.set_title(title)
+    return ax

@@ -105,3 +105,28 @@ def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
     out = per_fold.groupby(["statistics", "k"]).ua.agg(ua="mean", ua_std=lambda s: s.std(ddof=0)).reset_index()
     out["order"] = out.k.map(lambda k: float("inf") if k == "all" else int(k))
     return out.sort_values(["statistics", "order"]).drop(columns="order").set_index(["statistics", "k"])
+
+
+def same_speaker_policy(curve: pd.DataFrame) -> dict:
+    """From a calibration curve: for each statistic the smallest K whose UA beats the single-clip
+    model (K = 0); the statistic that gets there with the fewest clips (ties: the higher UA at
+    that K) is the one to deploy. ``min_clips`` is None when no K beats a single clip."""
+    cs = curve_summary(curve)
+    ua = cs.ua.unstack(0)
+    ua = ua.loc[sorted(ua.index, key=lambda k: float("inf") if k == "all" else int(k))]
+    single = float(ua.loc["0"].max())
+    best = None
+    for stat in ua.columns:
+        for k, v in ua[stat].items():
+            if k in ("0", "all") or not v > single:
+                continue
+            cand = (int(k), -float(v), stat)
+            if best is None or cand < best:
+                best = cand
+            break
+    if best is None:
+        return {"statistic": None, "min_clips": None, "ua_single": single}
+    k, neg_ua, stat = best
+    return {"statistic": stat, "min_clips": k, "ua_single": single, "ua_at_min_clips": -neg_ua,
+            "ua_all_clips": float(ua.loc["all", stat]) if "all" in ua.index else None,
+            "curve": {s: {kk: float(v) for kk, v in ua[s].items()} for s in ua.columns}}

@@ -38,6 +38,10 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     for nb in notebooks(root, only):
         declared = pm.inspect_notebook(str(nb))
+        if "corpus" in declared and not params.get("corpus"):
+            print(f"\n=== {nb.name}  skipped: it needs another corpus; run it with "
+                  "make notebook NB=08 CORPUS=emodb|tess|cremad|savee|csv CORPUS_DIR=/path/to/corpus", flush=True)
+            continue
         given = {k: v for k, v in params.items() if k in declared and v is not None}
         target = out_dir / nb.name
         print(f"\n=== {nb.name}  {given}", flush=True)
@@ -64,10 +68,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", default=None, help="run only the notebook whose name starts with this")
     ap.add_argument("--scheduler", default=None,
                     help="'' local processes, 'local:N' a Dask LocalCluster, 'tcp://host:8786' a cluster")
+    ap.add_argument("--corpus", default=None, help="cross-corpus notebook: emodb, tess, cremad, savee or csv")
+    ap.add_argument("--corpus-dir", default=None, help="the corpus folder as distributed (csv: the list file)")
+    ap.add_argument("--synthetic-corpus", action="store_true",
+                    help="write a small synthetic corpus in the --corpus layout into --corpus-dir first (tests)")
     a = ap.parse_args(argv)
+    if a.corpus and a.corpus_dir and a.synthetic_corpus:
+        from .synthetic import write_corpus_layout
+
+        if not Path(a.corpus_dir).exists():
+            write_corpus_layout(a.corpus, a.corpus_dir)
+    if bool(a.corpus) != bool(a.corpus_dir):
+        raise SystemExit("give both --corpus and --corpus-dir (make ... CORPUS=emodb CORPUS_DIR=/path/to/emodb)")
     params = {"dataset": a.dataset, "source": a.source, "profile": a.profile,
               "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir,
-              "scheduler": a.scheduler}
+              "scheduler": a.scheduler, "corpus": a.corpus,
+              "corpus_dir": str(Path(a.corpus_dir).resolve()) if a.corpus_dir else None}
     run(params, a.outputs_dir, a.only)
 
 

@@ -40,7 +40,7 @@ def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> fl
         if ex.is_dask:  # workers warm: imports and the encoder loaded on every worker before the clock starts
             features.extract(table.iloc[:4], sets, cache, progress=False, executor=ex)
             if "whisper_base" in sets:
-                ex.client.run(features._worker_encoder, str(Path(tmp) / "models"), None)
+                ex.client.run(features.warm_encoder, str(Path(tmp) / "models"), None)
         start = time.perf_counter()
         features.extract(table.iloc[4:], sets, cache, progress=False, executor=ex)
         return time.perf_counter() - start

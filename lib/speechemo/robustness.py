@@ -1,0 +1,128 @@
+"""The robustness suite: deployment candidates scored on perturbed copies of their test clips.
+
+Perturbed copies are written once as 16 kHz FLAC under ``data/perturbed/<perturbation>/s<seed>/``
+(atomically), then go through the same front end, feature registry, cache and executor as any
+clip -- so the app's path and the suite's are the same. Each candidate is fitted per fold on the
+clean clips of the training actors and scored on the perturbed clips of the test actors.
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import audio, classical, evaluation as ev, perturb
+
+
+def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataFrame:
+    """``per_actor`` clips of every actor, balanced over emotions as far as possible (all if None)."""
+    if not per_actor:
+        return meta
+    rng = np.random.default_rng(seed)
+    keep = []
+    for _, g in meta.groupby("actor"):
+        order = g.assign(r=rng.random(len(g))).sort_values("r")
+        order["k"] = order.groupby("emotion").cumcount()
+        keep += order.sort_values(["k", "r"]).index[:per_actor].tolist()
+    return meta.loc[[i for i in meta.index if i in set(keep)]]
+
+
+def clip_seed(file: str, name: str, seed: int) -> int:
+    """A stable seed per clip and perturbation (the same copy on every run)."""
+    return zlib.crc32(f"{seed}|{name}|{file}".encode())
+
+
+def _write(item: tuple[str, str, list[tuple[str, Path]], int]) -> list[tuple[Path, str | None]]:
+    """Perturbed copies of one clip (decoded once); ``(dest, error)`` per perturbation."""
+    import soundfile as sf
+
+    src, file, jobs, seed = item
+    try:
+        y = audio.load(src, trim=False)
+    except Exception as err:  # noqa: BLE001 - reported by name
+        return [(d, f"{src}: {err}") for _, d in jobs]
+    out = []
+    for name, dest in jobs:
+        try:
+            z = np.clip(perturb.apply(name, y, clip_seed(file, name, seed)), -1.0, 1.0)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".tmp")
+            sf.write(tmp, z, audio.TARGET_SR, format="FLAC", subtype="PCM_16")
+            tmp.replace(dest)
+            out.append((dest, None))
+        except Exception as err:  # noqa: BLE001
+            dest.with_name(dest.name + ".tmp").unlink(missing_ok=True)
+            out.append((dest, f"{src} ({name}): {err}"))
+    return out
+
+
+def perturbed_copies(meta: pd.DataFrame, names: list[str], root: str | Path, seed: int = 0, executor=None,
+                     progress: bool = True) -> pd.DataFrame:
+    """Write the missing perturbed copies of ``meta``'s clips (indexed by file, with ``path``);
+    returns a table for ``features.extract``: path, file (``<perturbation>/<file>``), md5, source
+    file and perturbation. A clip that fails is named in the error."""
+    from .executor import Executor
+    from .metadata import file_md5
+
+    root = Path(root)
+    dest = {(f, n): root / n / f"s{seed}" / (Path(f).with_suffix(".flac")) for f in meta.index for n in names}
+    todo = [(meta.loc[f, "path"], f, [(n, dest[(f, n)]) for n in names if not dest[(f, n)].exists()], seed)
+            for f in meta.index]
+    todo = [t for t in todo if t[2]]
+    if todo:
+        ex = executor or Executor("", 2, 1)
+        errors = [e for batch in ex.map(_write, todo, desc="perturbed copies", progress=progress) for _, e in batch if e]
+        if errors:
+            raise RuntimeError("could not perturb: " + "; ".join(errors[:5]))
+    rows = [{"path": str(dest[(f, n)]), "file": f"{n}/{f}", "source": f, "perturbation": n,
+             "md5": file_md5(dest[(f, n)])} for n in names for f in meta.index]
+    return pd.DataFrame(rows)
+
+
+def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: dict[str, pd.DataFrame],
+           ptable: pd.DataFrame, meta: pd.DataFrame, budget, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+    """UA per candidate x perturbation x fold: each candidate (rows of the summary: task, model,
+    features) fitted per fold on the clean clips of the training actors, scored on the perturbed
+    copies of the test actors' clips (and on the same clips clean, as ``clean``)."""
+    from tqdm import tqdm
+
+    from .export import feature_matrix
+
+    actors = meta["actor"].to_numpy()
+    files = meta.index.to_numpy()
+    in_ptable = set(ptable.source)
+    rows = []
+    for cand in tqdm(list(candidates.itertuples()), desc="robustness", disable=not progress):
+        X, widths, _ = feature_matrix(clean, cand.features)
+        Xp_all, _, _ = feature_matrix(perturbed, cand.features)
+        pindex = {f: i for i, f in enumerate(perturbed[next(iter(perturbed))].index)}
+        y = ev.labels_for(meta, cand.task)
+        classes = ev.classes_for(cand.task, y)
+        params = {"blocks": tuple(widths)} if cand.model == "ridge" and len(widths) > 1 else None
+        for fold, (tr, te) in enumerate(ev.speaker_folds(actors), 1):
+            est, enc = classical.fit(cand.model, X[tr], y[tr], actors[tr], budget, n_jobs=n_jobs, params=params)
+            te = np.array([i for i in te if files[i] in in_ptable])
+            pred = enc.inverse_transform(est.predict(X[te]))
+            base = {"task": cand.task, "model": cand.model, "features": cand.features,
+                    "normalisation": cand.normalisation, "fold": fold, "n": len(te)}
+            rows.append({**base, "perturbation": "clean", **ev.scores(y[te], pred, classes)})
+            for name in ptable.perturbation.unique():
+                idx = [pindex[f"{name}/{files[i]}"] for i in te]
+                pred = enc.inverse_transform(est.predict(Xp_all[idx]))
+                rows.append({**base, "perturbation": name, **ev.scores(y[te], pred, classes)})
+    return pd.DataFrame(rows)
+
+
+def table(per_fold: pd.DataFrame, worst: str = "min") -> pd.DataFrame:
+    """Mean UA over folds per candidate and perturbation, the drop from clean, and ``ua_robust``
+    (the worst case over perturbations, or their mean with ``worst="mean"``)."""
+    key = ["task", "model", "features", "normalisation"]
+    m = per_fold.groupby(key + ["perturbation"]).ua.mean().unstack("perturbation")
+    names = [c for c in m.columns if c != "clean"]
+    out = m[["clean"] + names].copy()
+    out["ua_robust"] = m[names].min(axis=1) if worst == "min" else m[names].mean(axis=1)
+    out["worst"] = m[names].idxmin(axis=1)
+    out["drop_worst"] = out["clean"] - m[names].min(axis=1)
+    return out.reset_index()

@@ -1,0 +1,50 @@
+"""Cross-corpus scoring: restricted predictions against scikit-learn, target-side normalisation,
+and ``evaluate-bundle`` on a synthetic corpus in EmoDB's layout."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
+
+from speechemo import crosscorpus
+from speechemo.ravdess import EMOTION_NAMES
+from speechemo.synthetic import write_corpus_layout
+from test_app import bundle_dir  # noqa: F401 - the same bundle
+
+
+def test_score_restricts_and_matches_sklearn():
+    rng = np.random.default_rng(0)
+    shared = ["neutral", "happy", "sad", "angry"]
+    true = rng.choice(shared, 200)
+    probs = rng.random((200, 8))
+    out = crosscorpus.score(true, probs, EMOTION_NAMES, shared)
+    pred = np.array(shared)[probs[:, [EMOTION_NAMES.index(c) for c in shared]].argmax(1)]
+    assert set(out["pred"]) <= set(shared) and (out["pred"] == pred).all()
+    assert out["ua"] == pytest.approx(balanced_accuracy_score(true, pred))
+    assert out["wa"] == pytest.approx(accuracy_score(true, pred))
+    assert list(out["recall"].values()) == pytest.approx(list(recall_score(true, pred, labels=shared, average=None)))
+    assert np.array(out["confusion"]).sum() == 200
+
+
+def test_target_normalisation_is_per_speaker():
+    X = np.random.default_rng(1).normal(3, 2, size=(40, 5))
+    spk = np.repeat(["a", "b"], 20)
+    Z = crosscorpus.normalise_target(X, spk)
+    assert np.allclose(Z[:20].mean(0), 0) and np.allclose(Z[20:].std(0), 1)
+    assert np.allclose(crosscorpus.normalise_target(X, None).mean(0), 0)
+
+
+def test_evaluate_bundle_cli(bundle_dir, tmp_path, capsys):  # noqa: F811
+    root = write_corpus_layout("emodb", tmp_path / "emodb")
+    crosscorpus.evaluate_cli(["--corpus", "emodb", str(root), "--bundle", str(bundle_dir)])
+    out = json.loads(capsys.readouterr().out)
+    assert out["shared_classes"] == ["neutral", "happy", "sad", "angry", "fearful", "disgust"]
+    assert any("unreadable" in line for line in out["integrity"]) and any("boredom" in line for line in out["integrity"])
+    assert out["emotion"]["n"] == 4 * 6 - 1  # 4 speakers x 6 shared emotions, one corrupt file
+    assert 0 <= out["emotion"]["ua"] <= 1 and len(out["emotion"]["confusion"]) == 6
+    assert out["gender"]["n"] == out["emotion"]["n"] and out["bundle_dataset"] == "synthetic"
+    with pytest.raises(SystemExit) as ex:
+        crosscorpus.evaluate_cli(["--corpus", "emodb", str(tmp_path / "missing"), "--bundle", str(bundle_dir)])
+    assert ex.value.code == 2 and "no such folder" in json.loads(capsys.readouterr().out)["error"]

@@ -1,0 +1,44 @@
+"""Perturbed copies (written once, atomically) and the robustness table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from speechemo import classical, features, robustness
+
+
+def test_subset_is_balanced(tiny_table):
+    meta = tiny_table.set_index("file")
+    sub = robustness.subset(meta, 8, seed=0)
+    assert sub.groupby("actor").size().tolist() == [8, 8]
+    assert sub.groupby("actor").emotion.nunique().min() == 8  # one clip of each emotion first
+    assert robustness.subset(meta, None) is meta
+
+
+def test_copies_cached_and_scored(tiny_table, tmp_path):
+    meta = tiny_table.set_index("file")
+    sub = robustness.subset(meta, 6, seed=0)
+    names = ["gain_-20db", "noise_10db"]
+    table = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", progress=False)
+    assert len(table) == 2 * len(sub) and set(table.perturbation) == set(names)
+    stamps = {p: (tmp_path / p).stat().st_mtime_ns for p in table.path}
+    again = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", progress=False)
+    assert again.equals(table) and all((tmp_path / p).stat().st_mtime_ns == t for p, t in stamps.items())
+    assert not list((tmp_path / "perturbed").rglob("*.tmp"))
+    clean = features.extract(tiny_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    pert = features.extract(table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    meta = tiny_table.set_index("file").loc[clean.files]
+    cands = pd.DataFrame([{"task": "emotion", "model": "logreg", "features": "seed", "normalisation": "none", "ua": 0.9}])
+    per_fold = robustness.scores(cands, clean.tables, pert.tables, table, meta, classical.BUDGETS["quick"], 1, False)
+    assert len(per_fold) == 2 * 3 and set(per_fold.perturbation) == {"clean", *names}
+    assert per_fold.n.tolist() == [6] * 6 and per_fold.ua.between(0, 1).all()
+
+
+def test_table_takes_the_worst_case():
+    rows = [{"task": "emotion", "model": m, "features": "f", "normalisation": "none", "fold": k, "perturbation": p, "ua": u}
+            for m, vals in (("a", {"clean": 0.8, "x": 0.5, "y": 0.7}), ("b", {"clean": 0.7, "x": 0.65, "y": 0.6}))
+            for p, u in vals.items() for k in (1, 2)]
+    t = robustness.table(pd.DataFrame(rows)).set_index("model")
+    assert t.loc["a", "ua_robust"] == 0.5 and t.loc["a", "worst"] == "x"
+    assert t.loc["b", "ua_robust"] == 0.6 and np.isclose(t.loc["b", "drop_worst"], 0.1)
+    assert robustness.table(pd.DataFrame(rows), worst="mean").set_index("model").loc["a", "ua_robust"] == 0.6

@@ -44,3 +44,11 @@ def test_temperature_cools_an_overconfident_head_and_lowers_ece():
     e = calibration.ece_table(oof, ["c0", "c1", "c2", "c3"])
     assert e["ece_after"] < e["ece_before"]
     assert all(h.temperature > 1 for _, h in heads)  # fitted on the training actors, each fold its own
+
+
+def test_augmentation_rows_only_of_the_training_actors():
+    X, y, a = np.zeros((4, 2)), np.array(["x", "y", "x", "y"]), np.array([1, 1, 2, 2])
+    extra = (np.ones((3, 2)), np.array(["x", "y", "x"]), np.array([1, 3, 2]))
+    Xa, ya, aa = calibration.with_extra(X, y, a, extra)
+    assert len(Xa) == 6 and aa.tolist() == [1, 1, 2, 2, 1, 2] and ya[-2:].tolist() == ["x", "x"]
+    assert calibration.with_extra(X, y, a, None)[0] is X

@@ -29,9 +29,17 @@ def test_copies_cached_and_scored(tiny_table, tmp_path):
     pert = features.extract(table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
     meta = tiny_table.set_index("file").loc[clean.files]
     cands = pd.DataFrame([{"task": "emotion", "model": "logreg", "features": "seed", "normalisation": "none", "ua": 0.9}])
-    per_fold = robustness.scores(cands, clean.tables, pert.tables, table, meta, classical.BUDGETS["quick"], 1, False)
-    assert len(per_fold) == 2 * 3 and set(per_fold.perturbation) == {"clean", *names}
-    assert per_fold.n.tolist() == [6] * 6 and per_fold.ua.between(0, 1).all()
+    aug_table = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", seed=1, progress=False, one_each=True)
+    assert len(aug_table) == len(sub) and set(aug_table.perturbation) <= set(names)  # one family per clip
+    aug = features.extract(aug_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    per_fold = robustness.scores(cands, clean.tables, pert.tables, table, meta, classical.BUDGETS["quick"], 1, False,
+                                 augment=(aug.tables, aug_table))
+    assert len(per_fold) == 2 * 2 * 3 and set(per_fold.perturbation) == {"clean", *names}
+    assert set(per_fold.training) == {"clean", "augmented"}
+    assert per_fold.n.tolist() == [6] * 12 and per_fold.ua.between(0, 1).all()
+    X, y, actors = robustness.training_rows((aug.tables, aug_table), "seed", meta, "emotion")
+    src = aug_table.set_index("file").loc[aug.files, "source"]
+    assert (y == meta.loc[src, "emotion"].to_numpy()).all() and (actors == meta.loc[src, "actor"].to_numpy()).all()
 
 
 def test_table_takes_the_worst_case():

@@ -64,10 +64,21 @@ def _fit_linear(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, bud
     return LinearHead(classes, W[idx], b[idx]), est
 
 
+def with_extra(X: np.ndarray, y: np.ndarray, actors: np.ndarray, extra: tuple | None):
+    """These rows plus the augmentation rows ``extra = (X, y, actors)`` of the same actors only."""
+    if extra is None:
+        return X, y, actors
+    keep = np.isin(extra[2], actors)
+    return (np.vstack([X, extra[0][keep]]), np.concatenate([y, extra[1][keep]]),
+            np.concatenate([actors, extra[2][keep]]))
+
+
 def fit_head(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget, order: list[str],
-             params: dict | None = None, n_jobs: int = 2) -> LinearHead:
+             params: dict | None = None, n_jobs: int = 2, extra: tuple | None = None) -> LinearHead:
     """Fit ``name`` (``ridge``, ``logreg``, ``logreg_cv``) on these rows and its temperature on
-    out-of-fold logits over groups of these actors (the ridge already fits it that way inside)."""
+    out-of-fold logits over groups of these actors (the ridge already fits it that way inside).
+    ``extra``: augmentation rows (perturbed copies), of which those of these actors are added."""
+    X, y, actors = with_extra(X, y, actors, extra)
     head, est = _fit_linear(name, X, y, actors, budget, order, params, n_jobs)
     model = getattr(est, "best_estimator_", est)
     model = dict(model.steps)["model"] if hasattr(model, "steps") else model
@@ -93,7 +104,7 @@ def fit_head(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget
 
 
 def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget, order: list[str],
-                params: dict | None = None, n_jobs: int = 2, progress: bool = True
+                params: dict | None = None, n_jobs: int = 2, progress: bool = True, extra: tuple | None = None
                 ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, LinearHead]]]:
     """The six speaker-independent folds: per test clip its fold, true class and probabilities
     before (T = 1) and after calibration; and each fold's (test rows, head) for re-scoring."""
@@ -102,7 +113,7 @@ def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, bud
     rows, heads = [], []
     for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc=f"calibration {name}",
                                          disable=not progress), 1):
-        head = fit_head(name, X[tr], y[tr], actors[tr], budget, order, params, n_jobs)
+        head = fit_head(name, X[tr], y[tr], actors[tr], budget, order, params, n_jobs, extra)
         heads.append((te, head))
         raw, cal = head.proba(X[te], calibrated=False), head.proba(X[te])
         for i, r in enumerate(te):

@@ -19,19 +19,28 @@ def _md_table(df: pd.DataFrame) -> list[str]:
 
 def _head_lines(e: dict, n_actors: int) -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
+    note = (["* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so a single 'male' "
+             "answer there gives that absent class an F1 of 0 and pulls the mean down"] if e["task"] == "gender" else [])
     mode = ("**single clip** (what a new voice gets)" if e["normalisation"] == "none"
             else "**speaker-normalised** (needs several clips of the same voice)")
     lines = [f"### {e['name']}", "",
              f"* {mode}; model `{e['model']}` on `{'+'.join(e['features'])}`; classes: {', '.join(e['labels'])}",
+             *([f"* trained with augmentation: perturbed copies (the robustness families, other seeds) of the "
+                "training actors' clips added"] if e.get("training") == "augmented" else []),
              f"* 6 EmoBox actor folds: **UA {_pct(m['ua'], m['ua_std'])}**, WA {_pct(m['wa'], m['wa_std'])}, "
-             f"macro-F1 {_pct(m['macro_f1'])}",
+             f"macro-F1 {_pct(m['macro_f1'])}", *note,
              f"* confidence: temperature {e['temperature']:.3g} fitted by nested CV on training actors; "
              f"ECE (15 bins, out-of-fold) **{c['ece_before'] * 100:.1f} % before → {c['ece_after'] * 100:.1f} % after** "
              f"(fold std {c['ece_after_std'] * 100:.1f})",
              f"* retrained on all {n_actors} actors with the same configuration for the bundle"]
     if (b["model"], b["features"]) != (e["model"], "+".join(e["features"])):
-        lines.append(f"* best row of the workbook with this normalisation: {b['model']} on {b['features']}, "
-                     f"UA {_pct(b['ua'])} (not deployable: not a linear head on sets the bundle computes)")
+        from .export import DEPLOYABLE_MODELS, bundle_sets, parts
+
+        deployable = b["model"] in DEPLOYABLE_MODELS and all(p in bundle_sets() for p in parts(b["features"]))
+        lines.append(f"* best clean UA of the workbook with this normalisation: {b['model']} on {b['features']}, "
+                     f"UA {_pct(b['ua'])} — " + ("not chosen: its worst-case UA under perturbation is lower"
+                                                 if deployable else "not deployable: not a linear head on sets the "
+                                                 "bundle computes"))
     return lines + [""]
 
 

@@ -53,7 +53,8 @@ def choose(summary: pd.DataFrame, task: str, dataset: str, normalisation: str = 
     cands = cands[cands.task == task]
     if robustness is not None and len(robustness):
         key = ["task", "model", "features", "normalisation"]
-        scored = cands.merge(robustness[key + ["ua_robust"]], on=key)
+        extra = ["training"] if "training" in robustness else []
+        scored = cands.merge(robustness[key + extra + ["ua_robust"]], on=key)
         if len(scored):
             return scored.sort_values(["ua_robust", "ua"], ascending=False).iloc[0], best_any
     return ev.best(cands, task, dataset), best_any
@@ -119,6 +120,7 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
                feature_names: dict[str, list[str] | None], dataset: str, calibration: dict) -> dict:
     """What ``preprocessing.json`` says of one head."""
     return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": parts(row.features),
+            "training": row.get("training", "clean") if isinstance(row.get("training"), str) else "clean",
             "feature_names": {p: feature_names.get(p) for p in parts(row.features)},
             "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
             "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},

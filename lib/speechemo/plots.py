@@ -140,13 +140,17 @@ def reliability(table: pd.DataFrame, title: str, ax=None, label: str = "", color
 def robustness(table: pd.DataFrame, title: str, ax=None) -> plt.Axes:
     """UA (%) per candidate (rows) and perturbation (columns, clean first), annotated."""
     cols = [c for c in table.columns if c not in ("task", "model", "features", "normalisation", "ua_robust",
-                                                  "worst", "drop_worst", "dataset")]
+                                                  "worst", "drop_worst", "dataset", "training")]
     M = table[cols].to_numpy(float) * 100
     ax = ax or plt.gca()
     ax.imshow(M, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    ax.grid(False)
     for (i, j), v in np.ndenumerate(M):
         ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", fontsize=8)
-    ax.set_yticks(range(len(table)), table.task + ": " + table.model + " / " + table.features, fontsize=8)
+    names = table.task + ": " + table.model + " / " + table.features
+    if "training" in table:
+        names = names + " (" + table.training + ")"
+    ax.set_yticks(range(len(table)), names, fontsize=8)
     ax.set_title(title)
     return ax

@@ -58,17 +58,27 @@ def _write(item: tuple[str, str, list[tuple[str, Path]], int]) -> list[tuple[Pat
     return out
 
 
+def families(files, names: list[str], seed: int, one_each: bool) -> dict[str, list[str]]:
+    """The perturbations each clip gets: all of them, or (``one_each``, for augmentation) one
+    drawn per clip from the seed."""
+    if not one_each:
+        return {f: list(names) for f in files}
+    return {f: [names[clip_seed(f, "family", seed) % len(names)]] for f in files}
+
+
 def perturbed_copies(meta: pd.DataFrame, names: list[str], root: str | Path, seed: int = 0, executor=None,
-                     progress: bool = True) -> pd.DataFrame:
+                     progress: bool = True, one_each: bool = False) -> pd.DataFrame:
     """Write the missing perturbed copies of ``meta``'s clips (indexed by file, with ``path``);
     returns a table for ``features.extract``: path, file (``<perturbation>/<file>``), md5, source
-    file and perturbation. A clip that fails is named in the error."""
+    file and perturbation. ``one_each``: one perturbation per clip (augmentation copies). A clip
+    that fails is named in the error."""
     from .executor import Executor
     from .metadata import file_md5
 
     root = Path(root)
-    dest = {(f, n): root / n / f"s{seed}" / (Path(f).with_suffix(".flac")) for f in meta.index for n in names}
-    todo = [(meta.loc[f, "path"], f, [(n, dest[(f, n)]) for n in names if not dest[(f, n)].exists()], seed)
+    plan = families(meta.index, names, seed, one_each)
+    dest = {(f, n): root / n / f"s{seed}" / (Path(f).with_suffix(".flac")) for f in meta.index for n in plan[f]}
+    todo = [(meta.loc[f, "path"], f, [(n, dest[(f, n)]) for n in plan[f] if not dest[(f, n)].exists()], seed)
             for f in meta.index]
     todo = [t for t in todo if t[2]]
     if todo:
@@ -77,15 +87,32 @@ def perturbed_copies(meta: pd.DataFrame, names: list[str], root: str | Path, see
         if errors:
             raise RuntimeError("could not perturb: " + "; ".join(errors[:5]))
     rows = [{"path": str(dest[(f, n)]), "file": f"{n}/{f}", "source": f, "perturbation": n,
-             "md5": file_md5(dest[(f, n)])} for n in names for f in meta.index]
+             "md5": file_md5(dest[(f, n)])} for n in names for f in meta.index if n in plan[f]]
     return pd.DataFrame(rows)
 
 
+def training_rows(aug: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None, features: str, meta: pd.DataFrame,
+                  task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Augmentation rows ``(X, y, actors)`` of a candidate: the perturbed copies' features with
+    their source clip's label and actor (None without augmentation)."""
+    if aug is None:
+        return None
+    from .export import feature_matrix
+
+    tables, atable = aug
+    X, _, _ = feature_matrix(tables, features)
+    src = meta.loc[atable.set_index("file").loc[tables[next(iter(tables))].index, "source"]]
+    return X, ev.labels_for(src, task), src["actor"].to_numpy()
+
+
 def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: dict[str, pd.DataFrame],
-           ptable: pd.DataFrame, meta: pd.DataFrame, budget, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+           ptable: pd.DataFrame, meta: pd.DataFrame, budget, n_jobs: int = 2, progress: bool = True,
+           augment: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
     """UA per candidate x perturbation x fold: each candidate (rows of the summary: task, model,
     features) fitted per fold on the clean clips of the training actors, scored on the perturbed
-    copies of the test actors' clips (and on the same clips clean, as ``clean``)."""
+    copies of the test actors' clips (and on the same clips clean, as ``clean``). ``augment``:
+    (feature tables, table) of augmentation copies made with another seed; each candidate is
+    then also fitted with the copies of its training actors' clips added (``training`` column)."""
     from tqdm import tqdm
 
     from .export import feature_matrix
@@ -101,24 +128,31 @@ def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: 
         y = ev.labels_for(meta, cand.task)
         classes = ev.classes_for(cand.task, y)
         params = {"blocks": tuple(widths)} if cand.model == "ridge" and len(widths) > 1 else None
+        extra = training_rows(augment, cand.features, meta, cand.task)
         for fold, (tr, te) in enumerate(ev.speaker_folds(actors), 1):
-            est, enc = classical.fit(cand.model, X[tr], y[tr], actors[tr], budget, n_jobs=n_jobs, params=params)
             te = np.array([i for i in te if files[i] in in_ptable])
-            pred = enc.inverse_transform(est.predict(X[te]))
-            base = {"task": cand.task, "model": cand.model, "features": cand.features,
-                    "normalisation": cand.normalisation, "fold": fold, "n": len(te)}
-            rows.append({**base, "perturbation": "clean", **ev.scores(y[te], pred, classes)})
-            for name in ptable.perturbation.unique():
-                idx = [pindex[f"{name}/{files[i]}"] for i in te]
-                pred = enc.inverse_transform(est.predict(Xp_all[idx]))
-                rows.append({**base, "perturbation": name, **ev.scores(y[te], pred, classes)})
+            for training in ("clean", "augmented") if extra is not None else ("clean",):
+                Xf, yf, af = X[tr], y[tr], actors[tr]
+                if training == "augmented":
+                    keep = np.isin(extra[2], actors[tr])  # copies of training actors' clips only
+                    Xf, yf, af = np.vstack([Xf, extra[0][keep]]), np.concatenate([yf, extra[1][keep]]), \
+                        np.concatenate([af, extra[2][keep]])
+                est, enc = classical.fit(cand.model, Xf, yf, af, budget, n_jobs=n_jobs, params=params)
+                pred = enc.inverse_transform(est.predict(X[te]))
+                base = {"task": cand.task, "model": cand.model, "features": cand.features,
+                        "normalisation": cand.normalisation, "training": training, "fold": fold, "n": len(te)}
+                rows.append({**base, "perturbation": "clean", **ev.scores(y[te], pred, classes)})
+                for name in ptable.perturbation.unique():
+                    idx = [pindex[f"{name}/{files[i]}"] for i in te]
+                    pred = enc.inverse_transform(est.predict(Xp_all[idx]))
+                    rows.append({**base, "perturbation": name, **ev.scores(y[te], pred, classes)})
     return pd.DataFrame(rows)
 
 
 def table(per_fold: pd.DataFrame, worst: str = "min") -> pd.DataFrame:
     """Mean UA over folds per candidate and perturbation, the drop from clean, and ``ua_robust``
     (the worst case over perturbations, or their mean with ``worst="mean"``)."""
-    key = ["task", "model", "features", "normalisation"]
+    key = ["task", "model", "features", "normalisation"] + (["training"] if "training" in per_fold else [])
     m = per_fold.groupby(key + ["perturbation"]).ua.mean().unstack("perturbation")
     names = [c for c in m.columns if c != "clean"]
     out = m[["clean"] + names].copy()

@@ -148,3 +148,20 @@ def test_inner_groups_hold_both_genders():
                 assert {a % 2 for a in actors[tr][g == k]} == {0, 1}, (n, k)
             # an actor is never split across groups
             assert all(len(set(g[actors[tr] == a])) == 1 for a in set(actors[tr]))
+
+
+def test_forget_removes_one_notebooks_rows_for_one_dataset(tmp_path):
+    import pandas as pd
+
+    from speechemo import evaluation as ev
+
+    rows = [{k: "x" for k in ev.SUMMARY_COLUMNS} | {"notebook": nb, "dataset": ds, "model": m}
+            for nb, ds, m in (("08_x", "emodb", "a"), ("08_x", "tess", "b"), ("03_y", "emodb", "c"))]
+    pd.DataFrame(rows)[ev.SUMMARY_COLUMNS].to_csv(tmp_path / "summary.csv", index=False)
+    (tmp_path / "predictions").mkdir()
+    pred = tmp_path / "predictions" / ("__".join(str(rows[0][k]) for k in ev.KEY) + ".csv")
+    pred.write_text("file,fold,true,pred\n")
+    assert ev.forget(tmp_path, "08_x", "emodb") == 1
+    left = pd.read_csv(tmp_path / "summary.csv")
+    assert sorted(left.model) == ["b", "c"] and not pred.exists()
+    assert ev.forget(tmp_path, "08_x", "emodb") == 0

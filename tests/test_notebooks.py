@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_sources_have_no_outputs_and_one_parameters_cell():
     found = notebooks(ROOT)
-    assert [nb.name[:2] for nb in found] == [f"{i:02d}" for i in range(len(found))] and len(found) == 8
+    assert [nb.name[:2] for nb in found] == [f"{i:02d}" for i in range(len(found))] and len(found) == 9
     for nb in found:
         cells = json.loads(nb.read_text())["cells"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), nb

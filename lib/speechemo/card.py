@@ -114,6 +114,9 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
               "person's gender identity.",
               "* Emotion categories are the actors' intended portrayals, not felt emotions.",
               "* Calibrated confidence is measured on unseen RAVDESS actors; on other recordings it is optimistic.",
+              *(["* Robustness was measured on the same families of distortion the augmented heads were trained "
+                 "with (other random draws); a kind of distortion outside them may still cost much more."]
+                if any(e.get("training") == "augmented" for e in spec["heads"].values()) else []),
               "", "## Input", "",
               "WAV, FLAC, MP3 or OGG, 0.3-30 s; decoded, down-mixed, resampled to 16 kHz, leading/trailing "
               "silence more than 30 dB below the peak trimmed; parameters in `preprocessing.json`."]

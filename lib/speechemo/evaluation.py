@@ -200,6 +200,27 @@ def record(results_dir: Path, row: dict, res: CVResult) -> None:
     _atomic_csv(res.predictions, results_dir / "predictions" / name)
 
 
+def forget(results_dir: Path, notebook: str, dataset: str) -> int:
+    """Remove the rows one notebook wrote for one dataset (summary, folds, predictions), so that a
+    re-run replaces them even when the configurations it runs changed. Returns how many."""
+    results_dir = Path(results_dir)
+    path = results_dir / "summary.csv"
+    if not path.exists():
+        return 0
+    summary = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    gone = summary[(summary.notebook.astype(str) == notebook) & (summary.dataset.astype(str) == dataset)]
+    if len(gone):
+        _atomic_csv(summary.drop(gone.index), path)
+        folds_path = results_dir / "folds.csv"
+        if folds_path.exists():
+            folds = pd.read_csv(folds_path, keep_default_na=False, na_values=[""])
+            keys = set(map(tuple, gone[KEY].astype(str).to_numpy()))
+            _atomic_csv(folds[[tuple(r) not in keys for r in folds[KEY].astype(str).to_numpy()]], folds_path)
+        for r in gone.itertuples():
+            (results_dir / "predictions" / ("__".join(str(getattr(r, k)) for k in KEY) + ".csv")).unlink(missing_ok=True)
+    return len(gone)
+
+
 def load_summary(results_dir: Path) -> pd.DataFrame:
     path = Path(results_dir) / "summary.csv"
     if not path.exists():

@@ -48,3 +48,20 @@ def test_evaluate_bundle_cli(bundle_dir, tmp_path, capsys):  # noqa: F811
     with pytest.raises(SystemExit) as ex:
         crosscorpus.evaluate_cli(["--corpus", "emodb", str(tmp_path / "missing"), "--bundle", str(bundle_dir)])
     assert ex.value.code == 2 and "no such folder" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_class_scores_for_binary_and_multiclass_models():
+    from sklearn.preprocessing import LabelEncoder
+
+    from speechemo import classical
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    actors = np.repeat(np.arange(1, 9), 10)
+    for name, labels in (("svm_rbf", ["female", "male"]), ("logreg", ["happy", "sad", "angry"])):
+        y = np.array(labels)[np.arange(80) % len(labels)]
+        est, enc = classical.fit(name, X + (np.arange(80) % len(labels))[:, None], y, actors,
+                                 classical.BUDGETS["quick"], n_jobs=1)
+        s = crosscorpus.class_scores(est, enc, X[:5], ["female", "male"] if len(labels) == 2 else EMOTION_NAMES)
+        assert s.shape == (5, len(labels) if len(labels) == 2 else 8) and np.isfinite(s).sum() == 5 * len(labels)
+        assert isinstance(enc, LabelEncoder)

@@ -40,7 +40,7 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, encode
 
     @app.get("/")
     def index():
-        single = {t: bundle.heads[n["single"]] for t, n in bundle.spec["tasks"].items()}
+        single = {t: bundle.heads[n["single"]] for t, n in bundle.spec["tasks"].items() if "single" in n}
         return render_template("index.html", dataset=bundle.dataset, entries=single,
                                min_clips=bundle.min_clips, encoder=bundle.encoder_variant)
 

@@ -39,8 +39,8 @@ def class_scores(est, enc, X: np.ndarray, classes: list[str]) -> np.ndarray:
     """Scores ``(n, classes)`` of a fitted pipeline in ``classes`` order (probabilities where the
     model has them, else decision values); classes it never saw get -inf."""
     s = est.predict_proba(X) if hasattr(est, "predict_proba") and not _is_svm(est) else est.decision_function(X)
-    s = np.atleast_2d(s)
-    if s.shape[1] == 1 or s.ndim == 1:
+    s = np.asarray(s, float)
+    if s.ndim == 1 or s.shape[1] == 1:  # binary decision values: score of the second class
         s = np.column_stack([-s.ravel(), s.ravel()])
     out = np.full((len(X), len(classes)), -np.inf)
     for j, c in enumerate(enc.classes_):

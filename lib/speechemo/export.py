@@ -120,7 +120,7 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
                feature_names: dict[str, list[str] | None], dataset: str, calibration: dict) -> dict:
     """What ``preprocessing.json`` says of one head."""
     return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": parts(row.features),
-            "training": row.get("training", "clean") if isinstance(row.get("training"), str) else "clean",
+            "training": row["training"] if isinstance(row.get("training"), str) else "clean",
             "feature_names": {p: feature_names.get(p) for p in parts(row.features)},
             "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
             "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},

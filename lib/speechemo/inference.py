@@ -166,7 +166,7 @@ class Bundle:
         tasks = self.spec["tasks"]
         out: dict = {"dataset": self.dataset, "encoder": self.encoder_variant if self.encoder else None}
         for task in TASKS:
-            if task not in tasks:
+            if task not in tasks or "single" not in tasks[task]:
                 continue
             name = tasks[task].get("speaker") if normalised else None
             if name and name in normalised:

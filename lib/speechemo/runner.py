@@ -54,7 +54,8 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
                   f"{''.join(err.traceback[-3:]) if err.traceback else ''}\n"
                   f"The executed notebook with the failing cell: {target}", file=sys.stderr)
             raise SystemExit(1) from None
-        print(f"    done in {time.time() - start:.0f} s -> {target.relative_to(root)}", flush=True)
+        shown = target.relative_to(root) if target.is_relative_to(root) else target
+        print(f"    done in {time.time() - start:.0f} s -> {shown}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -60,6 +60,11 @@ def choose(summary: pd.DataFrame, task: str, dataset: str, normalisation: str = 
     return ev.best(cands, task, dataset), best_any
 
 
+def model_params(model: str, widths: list[int]) -> dict | None:
+    """The parameters a model was evaluated with on fused sets: the ridge's equal-weight blocks."""
+    return {"blocks": tuple(widths)} if model == "ridge" and len(widths) > 1 else None
+
+
 def feature_matrix(tables: dict[str, pd.DataFrame], features: str) -> tuple[np.ndarray, list[int], list[str]]:
     """Columns of ``features`` side by side, the width of each part, and the column names."""
     mats = [tables[p] for p in parts(features)]
@@ -236,7 +241,7 @@ def head_matrix(item: dict, tables: dict[str, pd.DataFrame], actors: np.ndarray,
     X, widths, _ = feature_matrix(tables, item["row"].features)
     if item["normalisation"] == "speaker":
         X = ev.speaker_normalise(X, actors, scale=policy.get("statistic") == "mean and std")
-    params = {"blocks": tuple(widths)} if item["row"].model == "ridge" and len(widths) > 1 else None
+    params = model_params(item["row"].model, widths)
     return X, params
 
 

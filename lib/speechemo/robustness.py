@@ -115,7 +115,7 @@ def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: 
     then also fitted with the copies of its training actors' clips added (``training`` column)."""
     from tqdm import tqdm
 
-    from .export import feature_matrix
+    from .export import feature_matrix, model_params
 
     actors = meta["actor"].to_numpy()
     files = meta.index.to_numpy()
@@ -127,7 +127,7 @@ def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: 
         pindex = {f: i for i, f in enumerate(perturbed[next(iter(perturbed))].index)}
         y = ev.labels_for(meta, cand.task)
         classes = ev.classes_for(cand.task, y)
-        params = {"blocks": tuple(widths)} if cand.model == "ridge" and len(widths) > 1 else None
+        params = model_params(cand.model, widths)
         extra = training_rows(augment, cand.features, meta, cand.task)
         for fold, (tr, te) in enumerate(ev.speaker_folds(actors), 1):
             te = np.array([i for i in te if files[i] in in_ptable])

@@ -65,3 +65,40 @@ def test_class_scores_for_binary_and_multiclass_models():
         s = crosscorpus.class_scores(est, enc, X[:5], ["female", "male"] if len(labels) == 2 else EMOTION_NAMES)
         assert s.shape == (5, len(labels) if len(labels) == 2 else 8) and np.isfinite(s).sum() == 5 * len(labels)
         assert isinstance(enc, LabelEncoder)
+
+
+def test_gender_on_a_one_gender_corpus_is_scored_over_both_classes(tmp_path, monkeypatch):
+    """TESS is all female: a gender head that calls 3 of its clips male must score WA < 1 (the
+    argmax is never restricted to the genders present, as it is for shared emotions)."""
+    import pandas as pd
+
+    from speechemo import inference
+
+    root = write_corpus_layout("tess", tmp_path / "tess")
+
+    class FakeBundle:  # the two heads' probabilities, fixed per clip: no encoder needed
+        dataset = "synthetic"
+        spec = {"tasks": {"emotion": {"single": "e"}}}
+        heads = {"e": {"labels": list(EMOTION_NAMES)}}
+
+        def __init__(self, _dir):
+            pass
+
+    def fake_predictions(bundle, table, progress=False):
+        n = len(table)
+        male = np.arange(n) < 3  # three clips called male
+        rows = {f"emotion_{c}": np.full(n, 1 / 8) for c in EMOTION_NAMES}
+        rows.update(gender_female=np.where(male, 0.2, 0.9), gender_male=np.where(male, 0.8, 0.1))
+        return pd.DataFrame(rows, index=pd.Index(table["file"], name="file")), []
+
+    monkeypatch.setattr(inference, "Bundle", FakeBundle)
+    monkeypatch.setattr(crosscorpus, "bundle_predictions", fake_predictions)
+    out = crosscorpus.evaluate_bundle("unused", "tess", str(root))
+    n = out["gender"]["n"]
+    assert n > 3 and out["gender"]["wa"] == pytest.approx((n - 3) / n)
+    assert out["gender"]["confusion"] == [[n - 3, 3], [0, 0]]  # both classes, female row only
+
+
+def test_scored_classes_rule():
+    assert crosscorpus.scored_classes("gender", ["female", "male"], ["female"]) == ["female", "male"]
+    assert crosscorpus.scored_classes("emotion", EMOTION_NAMES, ["sad", "angry"]) == ["sad", "angry"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -30,7 +31,6 @@ from .metadata import audio_header, file_md5
 from .ravdess import EMOTION_NAMES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
-CORPORA = ("emodb", "tess", "cremad", "savee", "ravdess", "csv")
 
 EMODB_EMOTIONS = {"W": "angry", "L": None, "E": "disgust", "A": "fearful", "F": "happy", "T": "sad",
                   "N": "neutral"}
@@ -77,7 +77,7 @@ def parse_tess(name: str) -> Item:
 
 
 def parse_cremad(name: str, genders: dict[str, str] | None = None) -> Item:
-    m = re.fullmatch(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})", Path(name).stem)
+    m = re.fullmatch(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})", Path(name).stem)
     if not m or m.group(3) not in CREMAD_EMOTIONS:
         raise CorpusNameError(f"{name}: not a CREMA-D name like 1001_DFA_ANG_XX.wav")
     return Item(m.group(1), CREMAD_EMOTIONS[m.group(3)], m.group(3), (genders or {}).get(m.group(1)))
@@ -152,18 +152,55 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """One registry entry: everything the workbook knows of a corpus. Adding a corpus is one entry
+    here (plus its synthetic layout in ``synthetic.write_corpus_layout`` and a reader test)."""
+
+    name: str
+    title: str
+    labels: dict[str, str | None]          # the corpus's own label -> workbook emotion (None: not shared)
+    speakers: str                          # where speaker ids and genders come from
+    licence: str
+    download: str                          # how users get it and how it is checked
+    folds: str                             # the speaker-fold recipe
+    parse: Callable[[Path], Item] | None   # file -> labels (the generic reader); None for csv
+    trainable: bool = False                # notebook 00 acquires it and the workbook trains on it
+
+
+REGISTRY: dict[str, Corpus] = {c.name: c for c in (
+    Corpus("ravdess", "RAVDESS speech (Livingstone & Russo 2018), 24 actors, 8 emotions",
+           {e: e for e in EMOTION_NAMES}, "actor in the file name; odd actors male, even female",
+           "CC BY-NC-SA 4.0", "Zenodo record 1188976, Audio_Speech_Actors_01-24.zip, md5 checked",
+           "the six EmoBox actor folds", lambda p: parse_ravdess(p.name), trainable=True),
+    Corpus("cremad", "CREMA-D (Cao et al. 2014), 91 actors, 6 emotions", CREMAD_EMOTIONS,
+           "actor in the file name; gender and age from VideoDemographics.csv",
+           "ODbL 1.0 / DbCL 1.0", "the official repository's Git LFS media, every file's size and sha256 "
+           "checked against its pointer (corpus_files/cremad/manifest.csv.gz)",
+           "six actor folds balanced by gender and age (corpus_files/cremad/folds.csv)",
+           lambda p: parse_cremad(p.name), trainable=True),
+    Corpus("emodb", "EmoDB (Burkhardt et al. 2005), German, 10 speakers", EMODB_EMOTIONS,
+           "speaker in the file name; genders from the corpus documentation", "see the corpus's site",
+           "bring your own copy (CORPUS_DIR)", "none (test corpus)", lambda p: parse_emodb(p.name)),
+    Corpus("tess", "TESS (Toronto), 2 female speakers", TESS_EMOTIONS, "OAF / YAF prefix; both female",
+           "see the corpus's site", "bring your own copy (CORPUS_DIR)", "none (test corpus)",
+           lambda p: parse_tess(p.name)),
+    Corpus("savee", "SAVEE (Surrey), 4 male speakers", SAVEE_EMOTIONS, "speaker prefix or folder; all male",
+           "see the corpus's site", "bring your own copy (CORPUS_DIR)", "none (test corpus)",
+           lambda p: parse_savee(p.name, p.parent.name)),
+    Corpus("csv", "any corpus listed in a CSV file (path,emotion[,speaker,gender])", {e: e for e in EMOTION_NAMES},
+           "the list's speaker and gender columns", "yours", "bring your own list (CORPUS_DIR=list.csv)",
+           "none (test corpus)", None),
+)}
+CORPORA = tuple(REGISTRY)
+
+
 def _item_for(corpus: str, path: Path, root: Path, genders: dict[str, str]) -> Item:
-    if corpus == "emodb":
-        return parse_emodb(path.name)
-    if corpus == "tess":
-        return parse_tess(path.name)
-    if corpus == "cremad":
-        return parse_cremad(path.name, genders)
-    if corpus == "savee":
-        return parse_savee(path.name, path.parent.name)
-    if corpus == "ravdess":
-        return parse_ravdess(path.name)
-    raise ValueError(f"unknown corpus {corpus!r}; one of {CORPORA}")
+    entry = REGISTRY.get(corpus)
+    if entry is None or entry.parse is None:
+        raise ValueError(f"unknown corpus {corpus!r}; one of {CORPORA}")
+    item = entry.parse(path)
+    return Item(item.speaker, item.emotion, item.original, genders.get(item.speaker, item.gender))
 
 
 def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) -> tuple[pd.DataFrame, CorpusReport]:

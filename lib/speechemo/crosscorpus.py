@@ -24,6 +24,14 @@ def shared_emotions(table: pd.DataFrame, labels: list[str] = EMOTION_NAMES) -> l
     return [c for c in labels if c in present]
 
 
+def scored_classes(task: str, classes: list[str], shared: list[str]) -> list[str]:
+    """The classes an argmax may choose among when scoring ``task`` on another corpus: for emotion,
+    the classes both corpora have; for gender (and any binary task) always every class of the head
+    -- restricting to the genders present would score a one-gender corpus 100 % whatever the head
+    says."""
+    return list(classes) if task == "gender" or len(classes) == 2 else list(shared)
+
+
 def score(true: np.ndarray, probs: np.ndarray, classes: list[str], shared: list[str]) -> dict:
     """UA, WA, macro-F1, per-class recall and confusion of predictions restricted to ``shared``."""
     pred = corpora.restrict(probs, classes, shared)
@@ -110,7 +118,7 @@ def evaluate_bundle(bundle_dir: str, corpus: str, corpus_dir: str, csv: str | No
         gcols = [c for c in probs.columns if c.startswith("gender_")]
         if g.any() and gcols:
             gl = [c.removeprefix("gender_") for c in gcols]
-            gs = score(kept.gender.to_numpy()[g], probs[gcols].to_numpy()[g], gl, [c for c in gl if c in set(kept.gender[g])])
+            gs = score(kept.gender.to_numpy()[g], probs[gcols].to_numpy()[g], gl, scored_classes("gender", gl, gl))
             out["gender"] = {k: v for k, v in gs.items() if k != "pred"}
     return out
 

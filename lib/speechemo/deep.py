@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .speakers import gender_of
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -74,11 +76,12 @@ def speaker_standardise(x: np.ndarray, mask: np.ndarray, actors: np.ndarray, axi
 
 
 def validation_actors(train_actors: np.ndarray, fold: int) -> np.ndarray:
-    """Two training actors (one even, one odd when possible) for early stopping."""
+    """Two training actors (a woman and a man when possible) for early stopping."""
     uniq = np.unique(train_actors)
     picks = []
-    for parity in (0, 1):
-        cands = uniq[uniq % 2 == parity]
+    genders = np.array([gender_of(a) for a in uniq.tolist()])
+    for gender in ("female", "male"):
+        cands = uniq[genders == gender]
         if len(cands):
             picks.append(cands[fold % len(cands)])
     return np.array(picks if len(uniq) > len(picks) else picks[:1])

@@ -8,7 +8,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 ZENODO_URL = "https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1"
@@ -24,16 +24,26 @@ class DownloadError(RuntimeError):
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Which corpus the workbook runs on: ``kind`` is ``ravdess`` or ``synthetic``."""
+    """Which corpus the workbook runs on: ``kind`` is ``ravdess``, ``cremad``, a generated stand-in
+    (``synthetic``, ``synthetic-cremad``) or a ``+``-joined union whose ``parts`` hold each part's."""
 
     kind: str
     root: str
     source: str
     note: str = ""
+    parts: list = field(default_factory=list)
 
     @property
     def is_synthetic(self) -> bool:
-        return self.kind == "synthetic"
+        """True when any part is generated (every result then says it is not real data)."""
+        return any(k.startswith("synthetic") for k in self.kind.split("+"))
+
+    def members(self) -> list["DatasetInfo"]:
+        """The parts of a union, or this dataset alone."""
+        return [DatasetInfo(**p) for p in self.parts] if self.parts else [self]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
     def save(self, path: Path) -> None:
         _atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")

@@ -21,6 +21,12 @@ def class_balance(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out["emotion x intensity"] = ordered(pd.crosstab(table.emotion, table.intensity), "emotion")
     out["emotion x gender"] = ordered(pd.crosstab(table.emotion, table.gender), "emotion")
     out["sentiment x gender"] = ordered(pd.crosstab(table.sentiment, table.gender), "sentiment")
+    if "corpus" in table and table["corpus"].nunique() > 1:  # several corpora, side by side
+        out["corpus"] = table["corpus"].value_counts().sort_index().to_frame("files")
+        for col in ("emotion", "sentiment", "gender"):
+            out[f"{col} x corpus"] = ordered(pd.crosstab(table[col], table.corpus), col)
+        out["actors x corpus"] = table.drop_duplicates("actor").pivot_table(
+            index="gender", columns="corpus", values="actor", aggfunc="count", fill_value=0)
     return out
 
 
@@ -47,9 +53,10 @@ def silence_table(table: pd.DataFrame, top_db: float = audio.TRIM_TOP_DB, n_jobs
 
 
 def example_per_emotion(table: pd.DataFrame, actor: int | None = None, statement: int = 1) -> pd.DataFrame:
-    """One utterance per emotion from one actor and statement (strong intensity where it exists)."""
+    """One utterance per emotion from one RAVDESS actor and statement (strong intensity where it
+    exists); the statement column of a union holds CREMA-D's sentence codes too."""
     actor = actor if actor is not None else int(table.actor.min())
-    sub = table[(table.actor == actor) & (table.statement == statement) & (table.repetition == 1)]
+    sub = table[(table.actor == actor) & (table.statement.astype(str) == str(statement)) & (table.repetition == 1)]
     sub = sub.sort_values("intensity_code").groupby("emotion_code").tail(1)
     return sub.sort_values("emotion_code")
 

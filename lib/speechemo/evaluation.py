@@ -22,12 +22,15 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              precision_recall_fscore_support)
 from sklearn.model_selection import StratifiedKFold
 
-from .ravdess import EMOBOX_FOLDS, TASK_CLASSES, task_label
+from .ravdess import TASK_CLASSES, task_label
+from .speakers import fold_of, gender_of
 
-SPEAKER_INDEPENDENT = "speaker_independent"
+SPEAKER_INDEPENDENT = "speaker_independent"   # speaker folds over every corpus of the dataset (pooled)
 RANDOM_SPLIT = "random_split"
+WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, trained on it alone
+LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
 KEY = ["dataset", "task", "features", "model", "protocol", "normalisation"]
-SUMMARY_COLUMNS = KEY + ["wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
+SUMMARY_COLUMNS = KEY + ["train_corpora", "test_corpora", "wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
                          "n_utterances", "fit_seconds", "profile", "notebook", "params", "commit",
                          "created"]
 
@@ -41,15 +44,18 @@ def labels_for(meta: pd.DataFrame, task: str) -> np.ndarray:
 
 
 def speaker_folds(actors: np.ndarray) -> list[Split]:
-    """The EmoBox folds present in ``actors``: (train indices, test indices) per fold."""
+    """The speaker folds present in ``actors`` (``speakers.fold_of``: EmoBox folds for RAVDESS,
+    the workbook's folds for CREMA-D; fold k of a union is fold k of each corpus):
+    (train indices, test indices) per fold."""
     actors = np.asarray(actors)
+    fold = np.array([fold_of(a) for a in actors.tolist()])
     out = []
-    for fold in sorted(EMOBOX_FOLDS):
-        test = np.isin(actors, EMOBOX_FOLDS[fold])
+    for k in sorted(set(fold.tolist())):
+        test = fold == k
         if test.any() and (~test).any():
             out.append((np.flatnonzero(~test), np.flatnonzero(test)))
     if not out:
-        raise ValueError("no EmoBox fold has both training and test actors in this data")
+        raise ValueError("no speaker fold has both training and test actors in this data")
     return out
 
 
@@ -59,22 +65,79 @@ def random_folds(y: np.ndarray, n_splits: int = 6, seed: int = 0) -> list[Split]
     return [(tr, te) for tr, te in skf.split(np.zeros(len(y)), y)]
 
 
-def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0) -> list[Split]:
+def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0,
+              corpus: np.ndarray | None = None) -> list[Split]:
+    """The splits of ``protocol``: speaker folds over all rows, the random split, or, with the
+    rows' ``corpus``, ``within:<c>`` (c's speaker folds, c's rows only) and ``loco:<c>`` (one split:
+    train on the other corpora, test on c, both restricted to the classes both sides have)."""
     if protocol == SPEAKER_INDEPENDENT:
         return speaker_folds(actors)
     if protocol == RANDOM_SPLIT:
         return random_folds(y, len(speaker_folds(actors)), seed)
-    raise ValueError(f"unknown protocol {protocol!r}")
+    kind, _, name = protocol.partition(":")
+    if kind in (WITHIN, LOCO) and corpus is not None and name in set(np.asarray(corpus).tolist()):
+        held = np.asarray(corpus) == name
+        if kind == WITHIN:
+            rows = np.flatnonzero(held)
+            return [(rows[tr], rows[te]) for tr, te in speaker_folds(np.asarray(actors)[rows])]
+        shared = set(np.asarray(y)[~held].tolist()) & set(np.asarray(y)[held].tolist())
+        keep = np.isin(y, list(shared))
+        return [(np.flatnonzero(~held & keep), np.flatnonzero(held & keep))]
+    raise ValueError(f"unknown protocol {protocol!r} for corpora {sorted(set(np.asarray(corpus).tolist())) if corpus is not None else '-'}")
+
+
+def corpora_of(protocol: str, corpus: np.ndarray | None, dataset: str) -> tuple[str, str]:
+    """Which corpora trained and which tested a result of ``protocol`` (``+``-joined)."""
+    names = sorted(set(np.asarray(corpus).tolist())) if corpus is not None else [dataset]
+    kind, _, name = protocol.partition(":")
+    if kind == WITHIN:
+        return name, name
+    if kind == LOCO:
+        return "+".join(n for n in names if n != name), name
+    return "+".join(names), "+".join(names)
+
+
+def protocols(corpus: np.ndarray | None) -> list[str]:
+    """The protocols a dataset supports: speaker folds (pooled), and with several corpora each
+    corpus alone (within) and each corpus held out (leave-one-corpus-out)."""
+    names = sorted(set(np.asarray(corpus).tolist())) if corpus is not None else []
+    if len(names) < 2:
+        return [SPEAKER_INDEPENDENT]
+    return [SPEAKER_INDEPENDENT] + [f"{WITHIN}:{n}" for n in names] + [f"{LOCO}:{n}" for n in names]
 
 
 def inner_groups(actors: np.ndarray, n: int = 3) -> np.ndarray:
     """Group ids for nested, actor-grouped validation inside a training set. Actors are dealt
-    out female first, then male (RAVDESS: odd actors are male), so that every group holds both
-    genders -- dealt in plain order, with two groups, each group would hold one gender."""
+    out women first, then men (``speakers.gender_of``), so that every group holds both genders --
+    dealt in plain order, with two groups, each group could hold one gender."""
     uniq = np.unique(actors)
-    order = sorted(uniq.tolist(), key=lambda a: (a % 2, a))
+    order = sorted(uniq.tolist(), key=lambda a: (gender_of(a) == "male", a))
     rank = {a: i for i, a in enumerate(order)}
     return np.array([rank[a] for a in np.asarray(actors).tolist()]) % min(n, len(uniq))
+
+
+def cap_per_speaker(tr: np.ndarray, actors: np.ndarray, y: np.ndarray, max_rows: int | None,
+                    seed: int = 0) -> np.ndarray:
+    """Training rows limited to about ``max_rows`` by keeping the same number of clips of every
+    training speaker (more voices matter more than more clips of a voice), dealt round-robin over
+    the labels in a seeded order; ``tr`` itself when it is small enough. Labels of training rows
+    only; the test rows are never touched."""
+    tr = np.asarray(tr)
+    if max_rows is None or len(tr) <= max_rows:
+        return tr
+    speakers = np.asarray(actors)[tr]
+    k = max(1, max_rows // len(np.unique(speakers)))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for a in np.unique(speakers):
+        idx = tr[speakers == a]
+        idx = idx[rng.permutation(len(idx))]
+        labels = np.asarray(y)[idx]
+        rank = np.zeros(len(idx), int)
+        for c in np.unique(labels):
+            rank[labels == c] = np.arange((labels == c).sum())
+        keep.append(idx[np.argsort(rank, kind="stable")[:k]])
+    return np.sort(np.concatenate(keep))
 
 
 def speaker_normalise(X: np.ndarray, actors: np.ndarray, scale: bool = True) -> np.ndarray:
@@ -162,10 +225,13 @@ def git_commit(root: Path | None = None) -> str:
 
 
 def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: str, protocol: str,
-               normalisation: str, profile: str, notebook: str, params: dict | None = None) -> dict:
-    """One row of ``summary.csv`` for a cross-validation result."""
+               normalisation: str, profile: str, notebook: str, params: dict | None = None,
+               train_corpora: str | None = None, test_corpora: str | None = None) -> dict:
+    """One row of ``summary.csv`` for a cross-validation result (``train_corpora`` and
+    ``test_corpora`` default to the dataset)."""
     return {"dataset": dataset, "task": task, "features": features, "model": model,
-            "protocol": protocol, "normalisation": normalisation, **res.summary(),
+            "protocol": protocol, "normalisation": normalisation,
+            "train_corpora": train_corpora or dataset, "test_corpora": test_corpora or dataset, **res.summary(),
             "fit_seconds": round(res.fit_seconds, 2), "profile": profile, "notebook": notebook,
             "params": json.dumps(params or {}, sort_keys=True), "commit": git_commit(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

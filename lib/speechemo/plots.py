@@ -27,6 +27,17 @@ def balance_grid(balance: dict[str, pd.DataFrame]) -> plt.Figure:
     return fig
 
 
+def corpus_balance(balance: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Heatmaps of the labels per corpus (several corpora side by side)."""
+    keys = ("emotion x corpus", "sentiment x corpus", "actors x corpus")
+    fig, axes = plt.subplots(1, len(keys), figsize=(18, 4.8))
+    for ax, key in zip(axes, keys):
+        sns.heatmap(balance[key], annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+        ax.set(title=f"Files: {key}" if key != "actors x corpus" else "Actors by gender and corpus")
+    fig.tight_layout()
+    return fig
+
+
 def box_by(df: pd.DataFrame, y: str, x: str, hue: str | None, title: str, ylabel: str,
            order: list[str] | None = None, ax=None, kind: str = "box") -> plt.Axes:
     ax = ax or plt.subplots(figsize=(11, 4))[1]

@@ -60,8 +60,10 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dataset", default="auto", choices=["auto", "ravdess", "synthetic"])
-    ap.add_argument("--source", default=None, help="Zenodo URL, local zip or local folder of Actor_XX")
+    ap.add_argument("--dataset", default="auto",
+                    help="auto, ravdess, cremad, synthetic, synthetic-cremad, or several joined with + (ravdess+cremad)")
+    ap.add_argument("--source", default=None,
+                    help="RAVDESS: Zenodo URL, local zip or folder of Actor_XX; several corpora: ravdess=PATH,cremad=PATH")
     ap.add_argument("--profile", default="full", choices=["full", "quick"])
     ap.add_argument("--actors", type=int, default=None, help="number of synthetic actors")
     ap.add_argument("--data-dir", default="data")
@@ -74,6 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--synthetic-corpus", action="store_true",
                     help="write a small synthetic corpus in the --corpus layout into --corpus-dir first (tests)")
     a = ap.parse_args(argv)
+    from .datasets import parts_of
+
+    try:
+        parts_of(a.dataset)
+    except ValueError as err:
+        ap.error(str(err))
     if a.corpus and a.corpus_dir and a.synthetic_corpus:
         from .synthetic import write_corpus_layout
 

@@ -29,9 +29,10 @@ class Context:
 def banner_markdown(info: DatasetInfo) -> str:
     """The loud banner shown whenever results come from the synthetic corpus."""
     if not info.is_synthetic:
-        return f"**Dataset: RAVDESS** (from `{Path(info.source).name or info.source}`)."
+        parts = ", ".join(f"{p.kind} from `{Path(p.source).name or p.source}`" for p in info.members())
+        return f"**Dataset: {info.kind}** ({parts})."
     return ("<div style='border:3px solid #c00;padding:8px;background:#fee'>"
-            "<b>⚠ SYNTHETIC CORPUS — these results are NOT RAVDESS results.</b><br>"
+            f"<b>⚠ SYNTHETIC CORPUS ({info.kind}) — these results are NOT results on real speech.</b><br>"
             f"Why: {info.note}. The synthetic corpus only exercises the pipeline; point the "
             "workbook at RAVDESS (<code>make all DATASET=ravdess SOURCE=...</code>) for real numbers."
             "</div>")
@@ -101,18 +102,34 @@ def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: s
     return ext, table.set_index("file").loc[ext.files]
 
 
+def corpus_column(meta) -> np.ndarray | None:
+    """The corpus of every row (``None`` for a metadata table written before unions existed)."""
+    return meta["corpus"].to_numpy() if "corpus" in meta else None
+
+
+def split_classes(task: str, y: np.ndarray, splits) -> list[str]:
+    """The task's classes present in the rows the splits use (a leave-one-corpus-out split uses
+    only the classes both sides share)."""
+    from . import evaluation as ev
+
+    used = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te in splits]))
+    return ev.classes_for(task, y[used])
+
+
 def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, features: str,
              model: str, protocol: str, normalisation: str, notebook: str,
              params: dict | None = None, seed: int = 0):
     """Cross-validate under ``protocol`` and record the result in ``outputs/results``."""
     from . import evaluation as ev
 
-    splits = ev.folds_for(protocol, y, meta["actor"].to_numpy(), seed)
-    res = ev.cross_validate(fit_predict, y, splits, ev.classes_for(task, y),
+    corpus = corpus_column(meta)
+    splits = ev.folds_for(protocol, y, meta["actor"].to_numpy(), seed, corpus)
+    res = ev.cross_validate(fit_predict, y, splits, split_classes(task, y, splits),
                             files=list(meta.index))
+    train, test = ev.corpora_of(protocol, corpus, ctx.dataset)
     row = ev.result_row(res, dataset=ctx.dataset, task=task, features=features, model=model,
                         protocol=protocol, normalisation=normalisation, profile=ctx.profile,
-                        notebook=notebook, params=params)
+                        notebook=notebook, params=params, train_corpora=train, test_corpora=test)
     ev.record(ctx.lay.results, row, res)
     return res
 
@@ -141,7 +158,7 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     from .executor import Executor
 
     ex = executor or Executor("", 1, 2)
-    actors = meta["actor"].to_numpy()
+    actors, corpus = meta["actor"].to_numpy(), corpus_column(meta)
     jobs, protocols = [], {}
     for i, run in enumerate(runs):
         task, model, fs, norm, *rest = run
@@ -149,15 +166,17 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
         y = ev.labels_for(meta, task)
         keep = [] if keep_for is not None and keep_for(run) else None
         fp = fit_predict(task, model, fs, norm, keep) if keep_for is not None else fit_predict(task, model, fs, norm)
-        jobs.append((i, fp, y, ev.folds_for(protocols[run], y, actors, seed), ev.classes_for(task, y),
-                     list(meta.index), keep))
+        splits = ev.folds_for(protocols[run], y, actors, seed, corpus)
+        jobs.append((i, fp, y, splits, split_classes(task, y, splits), list(meta.index), keep))
     results, kept = {}, {}
     for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
         run = runs[i]
         task, model, fs, norm, *_ = run
+        train, test = ev.corpora_of(protocols[run], corpus, ctx.dataset)
         row = ev.result_row(res, dataset=ctx.dataset, task=task, features=fs, model=model,
                             protocol=protocols[run], normalisation=norm, profile=ctx.profile,
-                            notebook=notebook, params=params(task, model, fs, norm) if params else None)
+                            notebook=notebook, params=params(task, model, fs, norm) if params else None,
+                            train_corpora=train, test_corpora=test)
         ev.record(ctx.lay.results, row, res)
         results[run] = res
         if keep is not None:
@@ -184,3 +203,34 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
     fig = plots.compare_bars(s, "ua", "ua_std", "label", f"{title} (dataset: {ctx.dataset})",
                              refs=refs, chance=1 / len(TASK_CLASSES[task]))
     return fig, s
+
+
+def home_rows(ctx: Context, meta) -> np.ndarray:
+    """Rows of the dataset's first corpus (all rows for a single corpus): where the descriptive
+    analyses that need not run on a union (layer probe, calibration curve, deep models) run."""
+    corpus = corpus_column(meta)
+    return np.ones(len(meta), bool) if corpus is None else corpus == ctx.info.members()[0].kind
+
+
+def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gender"),
+                   sets: list[str] | None = None) -> list[tuple]:
+    """``runs`` plus, when the dataset holds several corpora, each speaker-fold run of ``tasks``
+    (and of the feature ``sets``, default all) under every other protocol: each corpus alone and
+    each corpus held out."""
+    from . import evaluation as ev
+
+    base = [r for r in runs if (len(r) == 4 or r[4] == ev.SPEAKER_INDEPENDENT) and r[0] in tasks
+            and (sets is None or r[2] in sets)]
+    return list(runs) + [r[:4] + (p,) for r in base for p in ev.protocols(corpus_column(meta))
+                         if p != ev.SPEAKER_INDEPENDENT]
+
+
+def protocol_table(summary, notebook: str, dataset: str):
+    """UA ± std (%) of a notebook's rows, one column per protocol (pooled speaker folds, each corpus
+    alone, each corpus held out), with the corpora that trained and tested each column."""
+    s = summary[(summary.notebook == notebook) & (summary.dataset == dataset)].copy()
+    s["protocol"] = s.protocol.replace({"speaker_independent": "pooled"})
+    s["column"] = s.protocol + " (" + s.train_corpora.astype(str) + " → " + s.test_corpora.astype(str) + ")"
+    s["UA ± std"] = (s.ua * 100).map("{:.1f}".format) + " ± " + (s.ua_std * 100).map("{:.1f}".format)
+    return s.pivot_table(index=["task", "model", "features", "normalisation"], columns="column",
+                         values="UA ± std", aggfunc="first")

@@ -86,14 +86,23 @@ def save_figure(fig, ctx: Context, name: str) -> Path:
     return path
 
 
-def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: str | None = None):
+def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: str | None = None,
+                  first_corpus_only: bool = False):
     """Feature sets (from the cache notebook 02 filled) and the metadata rows aligned with them.
 
     Returns ``(extraction, meta)``; ``meta`` is indexed by file in the order of the features.
+    ``first_corpus_only``: only the dataset's first corpus (what runs on RAVDESS alone within a
+    union, e.g. the deep models, whose budget does not stretch to 6 times the clips).
     """
     from . import features, metadata
 
     table = metadata.load_table(ctx.lay.metadata_csv)
+    if first_corpus_only and "corpus" in table:
+        first = ctx.info.members()[0].kind
+        if table["corpus"].nunique() > 1:
+            print(f"several corpora: this notebook runs on the first one only ({first}); "
+                  f"{(table.corpus != first).sum()} clips of the others are left out")
+        table = table[table["corpus"] == first].reset_index(drop=True)
     ext = features.extract(table, sets, ctx.lay.features, n_jobs=n_jobs, progress=False,
                            whisper_dir=whisper_dir)
     if ext.failures:

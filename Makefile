@@ -16,7 +16,8 @@ NB      ?=
 SCHEDULER ?=
 CORPUS  ?=
 CORPUS_DIR ?=
-RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(abspath $(SOURCE))") \
+# SOURCE: a path (made absolute by the runner), a URL, or ravdess=PATH,cremad=PATH for several corpora
+RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(SOURCE)") \
            $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
            $(if $(CORPUS),--corpus $(CORPUS)) $(if $(CORPUS_DIR),--corpus-dir "$(abspath $(CORPUS_DIR))")
 
@@ -24,7 +25,8 @@ RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
-	@echo "  Parameters: DATASET=auto|ravdess|synthetic SOURCE=<url|zip|folder> PROFILE=full|quick NB=<notebook>"
+	@echo "  Parameters: DATASET=auto|ravdess|cremad|ravdess+cremad|synthetic SOURCE=<url|zip|folder> or ravdess=<path>,cremad=<path>"
+	@echo "              PROFILE=full|quick NB=<notebook>"
 	@echo "              SCHEDULER=local:N|tcp://host:8786 (Dask; default: local processes)"
 	@echo "              CORPUS=emodb|tess|cremad|savee|csv CORPUS_DIR=<folder or list> (notebook 08, cross-corpus)"
 

@@ -194,3 +194,13 @@ def test_cap_per_speaker_keeps_every_voice():
     assert pd.Series(actors[kept]).value_counts().eq(25).all()
     for a in (1, 1001):  # labels dealt round-robin: balanced within each voice
         assert pd.Series(y[kept][actors[kept] == a]).value_counts().between(6, 7).all()
+
+
+def test_runner_makes_local_sources_absolute(tmp_path, monkeypatch):
+    from speechemo.runner import absolute_sources
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_sources("ravdess=r,cremad=/c") == f"ravdess={tmp_path / 'r'},cremad=/c"
+    assert absolute_sources("x.zip") == str(tmp_path / "x.zip")
+    url = "https://zenodo.org/records/1188976/files/a.zip?download=1"
+    assert absolute_sources(url) == url and absolute_sources("") == ""

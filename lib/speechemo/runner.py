@@ -64,6 +64,21 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
         print(f"    done in {time.time() - start:.0f} s -> {shown}", flush=True)
 
 
+def absolute_sources(source: str | None) -> str | None:
+    """Local paths in ``source`` (one path, or ``ravdess=PATH,cremad=PATH``) made absolute here, in
+    the folder ``make`` runs in (the notebooks run in ``outputs/notebooks``); URLs unchanged."""
+    from .download import is_url
+
+    def fix(path: str) -> str:
+        return path if not path or is_url(path) else str(Path(path).expanduser().resolve())
+
+    if not source:
+        return source
+    if "=" in source.split(",")[0] and not is_url(source):
+        return ",".join(f"{name}={fix(path)}" for name, path in (item.split("=", 1) for item in source.split(",") if item))
+    return fix(source)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dataset", default="auto",
@@ -95,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             write_corpus_layout(a.corpus, a.corpus_dir)
     if bool(a.corpus) != bool(a.corpus_dir):
         raise SystemExit("give both --corpus and --corpus-dir (make ... CORPUS=emodb CORPUS_DIR=/path/to/emodb)")
-    params = {"dataset": a.dataset, "source": a.source, "profile": a.profile,
+    params = {"dataset": a.dataset, "source": absolute_sources(a.source), "profile": a.profile,
               "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir,
               "scheduler": a.scheduler, "corpus": a.corpus,
               "corpus_dir": str(Path(a.corpus_dir).resolve()) if a.corpus_dir else None}

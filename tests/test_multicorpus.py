@@ -204,3 +204,21 @@ def test_runner_makes_local_sources_absolute(tmp_path, monkeypatch):
     assert absolute_sources("x.zip") == str(tmp_path / "x.zip")
     url = "https://zenodo.org/records/1188976/files/a.zip?download=1"
     assert absolute_sources(url) == url and absolute_sources("") == ""
+
+
+def test_notebook_00_builds_a_union(tmp_path, monkeypatch):
+    """Notebook 00 itself on the synthetic union: both reports, corpus and fold columns, checks pass."""
+    import papermill as pm
+
+    from speechemo.paths import project_root
+
+    root = project_root()
+    monkeypatch.setenv("SPEECHEMO_ROOT", str(root))  # the kernel runs in tmp_path
+    pm.execute_notebook(str(root / "notebooks" / "00_download.ipynb"), str(tmp_path / "00.ipynb"),
+                        parameters={"dataset": "synthetic+synthetic-cremad", "synthetic_actors": 2,
+                                    "data_dir": str(tmp_path / "data"), "outputs_dir": str(tmp_path / "out")},
+                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
+    meta = pd.read_csv(tmp_path / "data" / "metadata.csv")
+    assert meta.groupby("corpus").actor.nunique().to_dict() == {"synthetic": 2, "synthetic-cremad": 2}
+    text = (tmp_path / "00.ipynb").read_text()
+    assert "== synthetic-cremad" in text and "dataset = synthetic+synthetic-cremad" in text

@@ -120,3 +120,21 @@ def test_report_table_from_summary(tmp_path):
     report.update_readme(readme, md)
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("after\n") and "**75.0" in text
+
+
+def test_protocol_table_from_summary():
+    base = {"dataset": "ravdess+cremad", "task": "emotion", "features": "whisper_base", "wa": 0.5, "wa_std": 0.0,
+            "ua_std": 0.01, "profile": "full", "notebook": "06", "commit": "abc", "created": "2026-11-28T07:00:00+00:00"}
+    rows = [dict(base, model=m, protocol=p, train_corpora=tr, test_corpora=te, normalisation="none", ua=u)
+            for m, p, tr, te, u in (("ridge", "within:ravdess", "ravdess", "ravdess", 0.766),
+                                    ("logreg", "within:ravdess", "ravdess", "ravdess", 0.70),
+                                    ("ridge", "speaker_independent", "cremad+ravdess", "cremad+ravdess", 0.73),
+                                    ("ridge", "loco:cremad", "ravdess", "cremad", 0.359),
+                                    ("ridge", "random_split", "cremad+ravdess", "cremad+ravdess", 0.99))]
+    md = report.protocols_markdown(pd.DataFrame(rows), "ravdess+cremad")
+    header = md.splitlines()[0]
+    assert header == "| task | per-speaker norm. | within ravdess | pooled | ravdess → cremad |"
+    assert "| emotion | no | 76.6 ± 1.0 (ridge / whisper_base) | 73.0 ± 1.0 (ridge / whisper_base) | 35.9 ± 1.0" in md
+    assert "99.0" not in md and "dataset **ravdess+cremad**" in md
+    with pytest.raises(LookupError):
+        report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")

@@ -222,3 +222,16 @@ def test_notebook_00_builds_a_union(tmp_path, monkeypatch):
     assert meta.groupby("corpus").actor.nunique().to_dict() == {"synthetic": 2, "synthetic-cremad": 2}
     text = (tmp_path / "00.ipynb").read_text()
     assert "== synthetic-cremad" in text and "dataset = synthetic+synthetic-cremad" in text
+
+
+def test_corpus_normalisation_uses_each_corpus_alone():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(5, 2, (30, 4)), rng.normal(-3, 1, (20, 4))])
+    corpus = np.array(["a"] * 30 + ["b"] * 20)
+    Z = ev.normalise(X, "corpus", np.arange(50), corpus)
+    assert np.allclose(Z[:30].mean(0), 0) and np.allclose(Z[30:].std(0), 1)
+    assert ev.normalise(X, "none", np.arange(50)) is X
+    assert ev.normalisations_for(corpus, ["none", "speaker"]) == ["none", "speaker", "corpus"]
+    assert ev.normalisations_for(np.array(["a"] * 5), ["none"]) == ["none"]
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        ev.normalise(X, "global", np.arange(50))

@@ -154,6 +154,26 @@ def speaker_normalise(X: np.ndarray, actors: np.ndarray, scale: bool = True) -> 
     return out
 
 
+def normalise(X: np.ndarray, how: str, actors: np.ndarray, corpus: np.ndarray | None = None) -> np.ndarray:
+    """A normalisation variant of a feature matrix (labels never read): ``none``; ``speaker``
+    (each speaker z-scored with its own clips); ``corpus`` (each corpus z-scored with its own clips:
+    what a batch from an unseen corpus allows, e.g. removing a studio's or a population's offset)."""
+    if how == "none":
+        return X
+    if how == "speaker":
+        return speaker_normalise(X, actors)
+    if how == "corpus":
+        return speaker_normalise(X, np.asarray(corpus) if corpus is not None else np.zeros(len(X)))
+    raise ValueError(f"unknown normalisation {how!r}: none, speaker or corpus")
+
+
+def normalisations_for(corpus: np.ndarray | None, base: list[str]) -> list[str]:
+    """``base`` plus ``corpus`` when the dataset holds several corpora (with one it would be a
+    plain z-score, which every model already does)."""
+    several = corpus is not None and len(set(np.asarray(corpus).tolist())) > 1
+    return list(base) + (["corpus"] if several and "corpus" not in base else [])
+
+
 def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
     """WA (accuracy), UA (balanced accuracy = mean per-class recall) and macro-F1."""
     import warnings

@@ -133,8 +133,8 @@ def test_protocol_table_from_summary():
                                     ("ridge", "random_split", "cremad+ravdess", "cremad+ravdess", 0.99))]
     md = report.protocols_markdown(pd.DataFrame(rows), "ravdess+cremad")
     header = md.splitlines()[0]
-    assert header == "| task | per-speaker norm. | within ravdess | pooled | ravdess → cremad |"
-    assert "| emotion | no | 76.6 ± 1.0 (ridge / whisper_base) | 73.0 ± 1.0 (ridge / whisper_base) | 35.9 ± 1.0" in md
+    assert header == "| task | normalisation | within ravdess | pooled | ravdess → cremad |"
+    assert "| emotion | none (one clip) | 76.6 ± 1.0 (ridge / whisper_base) | 73.0 ± 1.0 (ridge / whisper_base) | 35.9 ± 1.0" in md
     assert "99.0" not in md and "dataset **ravdess+cremad**" in md
     with pytest.raises(LookupError):
         report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")

@@ -27,6 +27,7 @@ from typing import Callable
 
 import pandas as pd
 
+from . import cremad
 from .metadata import audio_header, file_md5
 from .ravdess import EMOTION_NAMES
 
@@ -38,8 +39,7 @@ EMODB_MALE = {3, 10, 11, 12, 15}
 EMODB_FEMALE = {8, 9, 13, 14, 16}
 TESS_EMOTIONS = {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
                  "neutral": "neutral", "ps": "surprised", "sad": "sad"}
-CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral",
-                   "SAD": "sad"}
+CREMAD_EMOTIONS = cremad.EMOTIONS
 SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad",
                   "su": "surprised"}
 # the corpus's own label for classes RAVDESS does not have (kept in the table, marked not shared)
@@ -77,10 +77,12 @@ def parse_tess(name: str) -> Item:
 
 
 def parse_cremad(name: str, genders: dict[str, str] | None = None) -> Item:
-    m = re.fullmatch(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})", Path(name).stem)
-    if not m or m.group(3) not in CREMAD_EMOTIONS:
-        raise CorpusNameError(f"{name}: not a CREMA-D name like 1001_DFA_ANG_XX.wav")
-    return Item(m.group(1), CREMAD_EMOTIONS[m.group(3)], m.group(3), (genders or {}).get(m.group(1)))
+    try:
+        clip = cremad.parse_name(name)  # the one CREMA-D naming rule
+    except cremad.CremadNameError as err:
+        raise CorpusNameError(str(err)) from None
+    speaker = str(clip.actor)
+    return Item(speaker, clip.emotion, Path(name).stem.split("_")[2], (genders or {}).get(speaker))
 
 
 def parse_savee(name: str, folder: str | None = None) -> Item:
@@ -113,8 +115,8 @@ def cremad_genders(root: Path) -> dict[str, str]:
     found = next(iter(sorted(Path(root).rglob("VideoDemographics.csv"))), None)
     if found is None:
         return {}
-    d = pd.read_csv(found)
-    return {str(a): str(s).lower() for a, s in zip(d["ActorID"], d["Sex"])}
+    d = cremad.demographics(found)
+    return {str(a): g for a, g in zip(d["ActorID"], d["gender"])}
 
 
 @dataclass

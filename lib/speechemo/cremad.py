@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,6 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
     import soundfile as sf
     from tqdm import tqdm
 
-    from .metadata import file_md5
     from .ravdess import SENTIMENT_OF
 
     root = find_audio_root(Path(root))
@@ -220,7 +220,8 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
             report.no_demographics.append(path.name)
             continue
         try:
-            y, sr = sf.read(str(path), dtype="int16", always_2d=True)
+            raw = path.read_bytes()  # read once: decoded here, hashed below
+            y, sr = sf.read(io.BytesIO(raw), dtype="int16", always_2d=True)
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{path.name}: cannot decode ({err}); re-copy or re-download it")
             continue
@@ -234,7 +235,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
         rows.append({"path": str(path.resolve()), "file": f"cremad/{path.name}", "corpus": "cremad",
                      "actor": clip.actor, "gender": gender_of[clip.actor], "emotion": clip.emotion,
                      "intensity": clip.level, "statement": clip.sentence, "sentiment": SENTIMENT_OF[clip.emotion],
-                     "duration": len(y) / sr, "sample_rate": sr, "channels": y.shape[1], "md5": file_md5(path),
+                     "duration": len(y) / sr, "sample_rate": sr, "channels": y.shape[1], "md5": hashlib.md5(raw).hexdigest(),
                      "fold": int(fold_of[clip.actor])})
     report.used = len(rows)
     return pd.DataFrame(rows), report

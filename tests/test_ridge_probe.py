@@ -36,17 +36,23 @@ def test_penalty_is_chosen_on_training_groups_only(monkeypatch):
     import speechemo.ridge as ridge_mod
 
     X, y, actors = _data()
-    seen = []
-    real = ridge_mod._DualSolver.__init__
+    seen, shapes = [], []
+    real_gram, real_solve = ridge_mod._Gram.__init__, ridge_mod._Gram.solve
 
-    def spy(self, Xs, Y, w, scale=None):
-        seen.append(Xs.shape[0])
-        real(self, Xs, Y, w, scale)
+    def spy_gram(self, Xs, scale=None):
+        shapes.append(Xs.shape[0])
+        real_gram(self, Xs, scale)
 
-    monkeypatch.setattr(ridge_mod._DualSolver, "__init__", spy)
+    def spy_solve(self, rows, Y, w, alphas):
+        seen.append(len(rows))
+        return real_solve(self, rows, Y, w, alphas)
+
+    monkeypatch.setattr(ridge_mod._Gram, "__init__", spy_gram)
+    monkeypatch.setattr(ridge_mod._Gram, "solve", spy_solve)
     tr = actors <= 18
     m = DualRidgeClassifier(alphas=(1.0, 100.0, 10000.0), inner_folds=3).fit(X[tr], y[tr], groups=actors[tr] % 3)
-    assert len(seen) == 4 and max(seen) == tr.sum() and all(s < tr.sum() for s in seen[:3])
+    assert shapes == [tr.sum()]  # the Gram of the training rows only
+    assert len(seen) == 4 and seen[-1] == tr.sum() and all(s < tr.sum() for s in seen[:3])
     assert m.alpha_ in (1.0, 100.0, 10000.0) and m.cv_ua_.shape == (3,)
     assert 0.01 <= m.temperature_ <= 10
 

@@ -41,7 +41,8 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, encode
     @app.get("/")
     def index():
         single = {t: bundle.heads[n["single"]] for t, n in bundle.spec["tasks"].items() if "single" in n}
-        return render_template("index.html", dataset=bundle.dataset, entries=single,
+        return render_template("index.html", dataset=bundle.dataset, synthetic=bundle.synthetic,
+                               trained_on=bundle.trained_on, entries=single,
                                min_clips=bundle.min_clips, encoder=bundle.encoder_variant)
 
     @app.post("/api/predict")
@@ -79,7 +80,7 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, encode
             for c in ("ua", "ua_std", "wa", "wa_std"):
                 table[c] = (table[c] * 100).round(1)
         figures = [f for f in FIGURES if (bundle.folder / "figures" / f).exists()]
-        return render_template("results.html", dataset=bundle.dataset, figures=figures,
+        return render_template("results.html", dataset=bundle.dataset, synthetic=bundle.synthetic, figures=figures,
                                table=table.to_html(index=False, classes="results") if len(table) else "")
 
     @app.get("/figures/<int:k>")

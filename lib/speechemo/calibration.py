@@ -107,12 +107,14 @@ def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, bud
                 params: dict | None = None, n_jobs: int = 2, progress: bool = True, extra: tuple | None = None
                 ) -> tuple[pd.DataFrame, list[tuple[np.ndarray, LinearHead]]]:
     """The six speaker-independent folds: per test clip its fold, true class and probabilities
-    before (T = 1) and after calibration; and each fold's (test rows, head) for re-scoring."""
+    before (T = 1) and after calibration; and each fold's (test rows, head) for re-scoring. Each
+    fold trains on at most ``budget.max_train`` clips (``evaluation.cap_per_speaker``)."""
     from tqdm import tqdm
 
     rows, heads = [], []
     for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc=f"calibration {name}",
                                          disable=not progress), 1):
+        tr = ev.cap_per_speaker(tr, actors, y, budget.max_train)
         head = fit_head(name, X[tr], y[tr], actors[tr], budget, order, params, n_jobs, extra)
         heads.append((te, head))
         raw, cal = head.proba(X[te], calibrated=False), head.proba(X[te])

@@ -33,6 +33,16 @@ def _head_lines(e: dict, n_actors: int) -> list[str]:
              f"ECE (15 bins, out-of-fold) **{c['ece_before'] * 100:.1f} % before → {c['ece_after'] * 100:.1f} % after** "
              f"(fold std {c['ece_after_std'] * 100:.1f})",
              f"* retrained on all {n_actors} actors with the same configuration for the bundle"]
+    if e.get("unseen_corpus"):
+        lines.append("* **on a corpus it never saw** (leave-one-corpus-out: trained on the other corpora, scored on "
+                     "the classes both share): " + ", ".join(f"{c} UA {_pct(v)}" for c, v in e["unseen_corpus"].items()))
+    if e.get("selected_by") and e["selected_by"] != "clean UA":
+        words = {"ua_robust": "UA under perturbation", "ua_loco": "UA on an unseen corpus"}
+        lines.append("* chosen among the candidates by the worst of: "
+                     + " and ".join(words.get(w, w) for w in e["selected_by"].split(" and ")))
+    for corpus, k in (c.get("by_corpus") or {}).items():
+        lines.append(f"* calibration on {corpus} ({k['clips']} clips, out-of-fold): ECE {k['ece_before'] * 100:.1f} % → "
+                     f"{k['ece_after'] * 100:.1f} %; the temperature {corpus} alone would want: {k['temperature_own']:.3g}")
     if (b["model"], b["features"]) != (e["model"], "+".join(e["features"])):
         from .export import DEPLOYABLE_MODELS, bundle_sets, parts
 
@@ -48,13 +58,19 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                robustness: pd.DataFrame | None = None) -> str:
     """The card; a bundle trained on the synthetic corpus says so on its first line."""
     dataset = spec["dataset"]
-    first = ("# SYNTHETIC-DATA MODEL — trained on the synthetic corpus, NOT on RAVDESS; its predictions "
-             "on real speech are meaningless" if dataset != "ravdess"
-             else "# Model card — speech emotion, sentiment and gender (dataset: RAVDESS)")
+    synthetic = spec.get("synthetic", dataset != "ravdess")
+    first = ("# SYNTHETIC-DATA MODEL — trained on a synthetic corpus, NOT on real speech; its predictions "
+             "on real speech are meaningless" if synthetic
+             else f"# Model card — speech emotion, sentiment and gender (dataset: {dataset})")
+    corpora = spec.get("trained_on") or [{"corpus": dataset, "title": "RAVDESS speech (Livingstone & Russo 2018), "
+                                          "24 actors, 8 emotions", "licence": "CC BY-NC-SA 4.0",
+                                          "clips": n_utterances, "speakers": n_actors}]
     lines = [first, "",
-             f"Dataset: **{dataset}** ({n_utterances} utterances, {n_actors} actors). RAVDESS: Livingstone & "
-             "Russo (2018), acted North-American English, two fixed sentences, 24 professional actors "
-             "(12 female, 12 male), CC BY-NC-SA 4.0 — the trained heads inherit the non-commercial terms.", ""]
+             f"Dataset: **{dataset}** ({n_utterances} utterances, {n_actors} actors). Trained on:", "",
+             *[f"* {c['title']} — {c['clips']} clips, {c['speakers']} speakers"
+               + (f", licence {c['licence']}" if c["licence"] else "") for c in corpora],
+             *(["* acted speech; the trained heads inherit the non-commercial terms of RAVDESS (CC BY-NC-SA 4.0)"]
+               if any(c["corpus"] == "ravdess" for c in corpora) else []), ""]
     enc = spec.get("encoder")
     if enc:
         o = enc["origin"]
@@ -91,7 +107,9 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"identical argmax: {p['argmax_identical']}"]
         if "int8" in checks:
             q = checks["int8"]
-            lines.append(f"* int8 vs float32 on all {q['n']} clips: same emotion on {q['agreement'] * 100:.1f} %; "
+            which = (f"all {q['n']} clips" if q.get("of", q["n"]) == q["n"]
+                     else f"{q['n']} of the {q['of']} clips (the same number from every actor)")
+            lines.append(f"* int8 vs float32 on {which}: same emotion on {q['agreement'] * 100:.1f} %; "
                          f"UA on the 6 folds {q['ua_int8'] * 100:.1f} % (float32 {q['ua_float32'] * 100:.1f} %)")
         for variant, v in checks.get("latency", {}).items():
             lines.append(f"* latency per 4-s clip, decode + front end + encoder + heads, **one thread**, {variant}: "
@@ -107,13 +125,15 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
               "## Intended use and limitations", "",
               "* Teaching and research on speech emotion recognition. **Not for decisions about people** "
               "(hiring, health, policing, credit, education or anything similar).",
-              "* Trained on acted, studio-quality English speech of 24 actors reading two sentences; expect "
-              "much lower accuracy on spontaneous speech, other languages, accents, ages, microphones and noise "
-              "(notebook 08 measures it on other corpora).",
-              "* Gender here is a binary label inferred from the actor's voice in one corpus; it is not a "
+              f"* Trained on acted, studio-quality English speech ({', '.join(c['corpus'] for c in corpora)}: "
+              f"{sum(c['speakers'] for c in corpora)} actors reading a few fixed sentences); expect much lower "
+              "accuracy on spontaneous speech, other languages, accents, ages, microphones and noise (notebook 08 "
+              "measures it on other corpora).",
+              "* Gender here is a binary label inferred from the actors' voices in the training corpora; it is not a "
               "person's gender identity.",
               "* Emotion categories are the actors' intended portrayals, not felt emotions.",
-              "* Calibrated confidence is measured on unseen RAVDESS actors; on other recordings it is optimistic.",
+              "* Calibrated confidence is measured on unseen actors of the training corpora; on other recordings it is "
+              "optimistic.",
               *(["* Robustness was measured on the same families of distortion the augmented heads were trained "
                  "with (other random draws); a kind of distortion outside them may still cost much more."]
                 if any(e.get("training") == "augmented" for e in spec["heads"].values()) else []),

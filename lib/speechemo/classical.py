@@ -33,10 +33,13 @@ class Budget:
 BUDGETS = {"quick": Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2,
                            logreg_grid=(0.01, 1.0)),
            "full": Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3,
-                          logreg_grid=(0.001, 0.01, 0.1, 1.0), max_train=1600)}
-# max_train: RAVDESS alone trains on 1,200 clips (never capped); a union of corpora trains on the same
-# number of clips from every training speaker, about 1,600 in all, so that a fit costs about what a
-# RAVDESS fit costs (the dual ridge is cubic in the training rows).
+                          logreg_grid=(0.001, 0.01, 0.1, 1.0), max_train=4500)}
+# max_train: the training rows of one cross-validation fit (a compute budget, not a tuned choice).
+# RAVDESS alone trains on 1,200 clips (never capped); a union keeps every training speaker and the
+# same number of clips of each. The dual ridge costs about the cube of its rows; on fold 1 of
+# CREMA-D (6,200 training clips, whisper_base, emotion) this machine measured UA 71.4 / 75.3 / 77.2 /
+# 77.2 % with 1,600 / 3,000 / 4,500 / all rows, at 2 / 6 / 16 / 34 s per fit. A deployed head's
+# final fit (one per head) uses every clip.
 
 
 def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:

@@ -22,6 +22,11 @@ class DownloadError(RuntimeError):
     """The archive could not be fetched, verified or extracted (the message says how to fix it)."""
 
 
+def is_synthetic_name(dataset: str) -> bool:
+    """True when any part of a dataset name (``synthetic``, ``ravdess+synthetic-cremad``) is generated."""
+    return any(k.strip().startswith("synthetic") for k in dataset.split("+"))
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """Which corpus the workbook runs on: ``kind`` is ``ravdess``, ``cremad``, a generated stand-in
@@ -36,7 +41,7 @@ class DatasetInfo:
     @property
     def is_synthetic(self) -> bool:
         """True when any part is generated (every result then says it is not real data)."""
-        return any(k.startswith("synthetic") for k in self.kind.split("+"))
+        return is_synthetic_name(self.kind)
 
     def members(self) -> list["DatasetInfo"]:
         """The parts of a union, or this dataset alone."""

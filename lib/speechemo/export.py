@@ -43,21 +43,42 @@ def deployable(summary: pd.DataFrame, dataset: str, normalisation: str = "none")
                    & (summary.normalisation == normalisation) & summary.model.isin(DEPLOYABLE_MODELS) & ok]
 
 
+KEY = ["task", "model", "features", "normalisation"]
+
+
+def unseen_corpus(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Leave-one-corpus-out UA of every configuration: one column per held-out corpus
+    (``loco_<corpus>``) and ``ua_loco``, the worst of them (empty for a single corpus)."""
+    rows = summary[(summary.dataset == dataset) & summary.protocol.astype(str).str.startswith(ev.LOCO + ":")]
+    if rows.empty:
+        return pd.DataFrame(columns=KEY + ["ua_loco"])
+    wide = rows.assign(held=rows.protocol.str.split(":").str[1]).pivot_table(index=KEY, columns="held", values="ua")
+    wide.columns = [f"loco_{c}" for c in wide.columns]
+    wide["ua_loco"] = wide.min(axis=1)
+    return wide.reset_index()
+
+
 def choose(summary: pd.DataFrame, task: str, dataset: str, normalisation: str = "none",
            robustness: pd.DataFrame | None = None) -> tuple[pd.Series, pd.Series]:
-    """(deployed row, best row overall) for ``task``. Without ``robustness`` the deployed row has
-    the best clean UA; with it (columns task, model, features, normalisation, ua_robust) the best
-    robust UA among the candidates that were scored under perturbation."""
+    """(deployed row, best row overall) for ``task``. The deployed row has the best ``ua_select``:
+    the worst of its leave-one-corpus-out UA (several corpora) and its worst-case UA under
+    perturbation (when ``robustness`` scored it: columns task, model, features, normalisation,
+    ua_robust); with neither, the best clean UA."""
     best_any = ev.best(summary[summary.normalisation == normalisation], task, dataset)
     cands = deployable(summary, dataset, normalisation)
     cands = cands[cands.task == task]
     if robustness is not None and len(robustness):
-        key = ["task", "model", "features", "normalisation"]
         extra = ["training"] if "training" in robustness else []
-        scored = cands.merge(robustness[key + extra + ["ua_robust"]], on=key)
-        if len(scored):
-            return scored.sort_values(["ua_robust", "ua"], ascending=False).iloc[0], best_any
-    return ev.best(cands, task, dataset), best_any
+        scored = cands.merge(robustness[KEY + extra + ["ua_robust"]], on=KEY)
+        cands = scored if len(scored) else cands
+    loco = unseen_corpus(summary, dataset)
+    if len(loco):
+        cands = cands.merge(loco, on=KEY, how="left")
+    worst = [c for c in ("ua_robust", "ua_loco") if c in cands and cands[c].notna().any()]
+    if not worst:
+        return ev.best(cands, task, dataset), best_any
+    cands = cands.assign(ua_select=cands[worst].min(axis=1), select_by=" and ".join(worst))
+    return cands.sort_values(["ua_select", "ua"], ascending=False).iloc[0], best_any
 
 
 def model_params(model: str, widths: list[int]) -> dict | None:
@@ -121,17 +142,68 @@ def runtime_requirements(requirements_txt: Path) -> list[str]:
             if line.split("==")[0] in RUNTIME_PACKAGES]
 
 
+def _floats(row: pd.Series, prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: float(row[k]) for k in row.index if k.startswith(prefix) and pd.notna(row[k])}
+
+
 def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: LinearHead,
                feature_names: dict[str, list[str] | None], dataset: str, calibration: dict) -> dict:
-    """What ``preprocessing.json`` says of one head."""
+    """What ``preprocessing.json`` says of one head (``unseen_corpus``: its leave-one-corpus-out
+    UA per held-out corpus, when the dataset has several)."""
     return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": parts(row.features),
             "training": row["training"] if isinstance(row.get("training"), str) else "clean",
             "feature_names": {p: feature_names.get(p) for p in parts(row.features)},
             "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
             "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},
+            "unseen_corpus": _floats(row, "loco_"),
+            "selected_by": row.get("select_by") if isinstance(row.get("select_by"), str) else "clean UA",
             "calibration": calibration,
             "best_overall": {"model": best_any.model, "features": best_any.features,
                              "normalisation": best_any.normalisation, "ua": float(best_any.ua)}}
+
+
+def trained_on(meta: pd.DataFrame) -> list[dict]:
+    """The corpora the bundle's heads were trained on: name, title, licence, clips and speakers."""
+    from .corpora import REGISTRY
+
+    corpus = meta["corpus"] if "corpus" in meta else pd.Series("ravdess", index=meta.index)
+    out = []
+    for name, g in meta.groupby(corpus.to_numpy(), sort=False):
+        entry = REGISTRY.get(str(name).removeprefix("synthetic-").replace("synthetic", "ravdess"))
+        out.append({"corpus": str(name), "title": entry.title if entry else str(name),
+                    "licence": entry.licence if entry else "", "clips": int(len(g)),
+                    "speakers": int(g["actor"].nunique())})
+    return out
+
+
+def calibration_summary(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray | None) -> dict:
+    """ECE before/after on the out-of-fold clips (``calibration.ece_table``) and, when the clips
+    come from several corpora, the same per corpus (``by_corpus``)."""
+    from .calibration import ece_table
+
+    out = ece_table(oof, classes)
+    if corpus is not None and len(set(np.asarray(corpus).tolist())) > 1:
+        out["by_corpus"] = corpus_calibration(oof, classes, np.asarray(corpus))
+    return out
+
+
+def corpus_calibration(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray) -> dict[str, dict]:
+    """Per corpus, on the out-of-fold clips: ECE before and after the deployed temperature, and
+    the temperature that corpus alone would want (a diagnostic of how far confidence carries)."""
+    from .calibration import ece, probabilities
+    from .ridge import fit_temperature
+
+    out = {}
+    rows = oof["row"].to_numpy()
+    for c in pd.unique(corpus[rows]):
+        m = corpus[rows] == c
+        sub = oof[m]
+        y_idx = np.array([classes.index(t) for t in sub["true"]])
+        raw = probabilities(sub, classes, "raw")
+        own = fit_temperature(np.log(np.clip(raw, 1e-12, 1.0)), y_idx)
+        out[str(c)] = {"clips": int(m.sum()), "ece_before": ece(raw, y_idx),
+                       "ece_after": ece(probabilities(sub, classes, "cal"), y_idx), "temperature_own": own}
+    return out
 
 
 def write_bundle(out_dir: Path, spec: dict, heads: dict[str, LinearHead], card: str,
@@ -292,39 +364,61 @@ def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[
 
 
 def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrated: dict, actors: np.ndarray,
-               head: str = "emotion") -> dict:
-    """The int8 encoder on every clip: how often the ``head`` (trained on all actors) gives the
-    same class as on the float32 (notebook) embeddings, and the six-fold UA with the fold heads
-    applied to int8 embeddings of their test actors, beside float32's."""
+               head: str = "emotion", rows: np.ndarray | None = None) -> dict:
+    """The int8 encoder on the clips ``rows`` (all by default): how often the ``head`` (trained on
+    all actors) gives the same class as on the float32 (notebook) embeddings, and the six-fold UA
+    with the fold heads applied to int8 embeddings of their test actors, beside float32's."""
     from tqdm import tqdm
 
     from . import whisper
     from .inference import Bundle
 
+    rows = np.arange(len(paths)) if rows is None else np.asarray(rows)
     b = Bundle(deploy_dir, encoder="int8")
-    X8 = np.stack([b.encoder(whisper.log_mel(b.load(p))) for p in tqdm(paths, desc="int8 encoder")]).astype(np.float64)
+    X8 = np.stack([b.encoder(whisper.log_mel(b.load(paths[r]))) for r in tqdm(rows, desc="int8 encoder")])
+    X8, Xf = X8.astype(np.float64), X_float[rows]
     c = calibrated[head]
     if b.heads[head]["features"] != ["whisper_base"]:
-        return {"n": len(paths), "agreement": float("nan"), "note": "head is not on the encoder alone"}
+        return {"n": len(rows), "agreement": float("nan"), "note": "head is not on the encoder alone"}
     final = c["head"]
-    agree = float((final.predict(X8) == final.predict(X_float)).mean())
+    agree = float((final.predict(X8) == final.predict(Xf)).mean())
     true = c["oof"].set_index("row").true
+    position = {r: i for i, r in enumerate(rows)}
     ua = {}
-    for name, X in (("int8", X8), ("float32", X_float)):
-        per = [ev.scores(true.loc[te].to_numpy(), h.predict(X[te]), h.classes)["ua"] for te, h in c["fold_heads"]]
+    for name, X in (("int8", X8), ("float32", Xf)):
+        per = []
+        for te, h in c["fold_heads"]:
+            mine = [r for r in te if r in position]
+            if mine:
+                per.append(ev.scores(true.loc[mine].to_numpy(), h.predict(X[[position[r] for r in mine]]),
+                                     h.classes)["ua"])
         ua[name] = float(np.mean(per))
-    return {"n": len(paths), "agreement": agree, "ua_int8": ua["int8"], "ua_float32": ua["float32"],
-            "max_abs_diff": float(np.abs(X8 - X_float).max())}
+    return {"n": len(rows), "of": len(paths), "agreement": agree, "ua_int8": ua["int8"], "ua_float32": ua["float32"],
+            "max_abs_diff": float(np.abs(X8 - Xf).max())}
+
+
+def check_rows(meta: pd.DataFrame, at_most: int, seed: int = 0) -> np.ndarray:
+    """Row positions of at most ``at_most`` clips, the same number from every actor (all of them
+    when the dataset is small enough: RAVDESS's 1,440 clips are all checked)."""
+    if len(meta) <= at_most:
+        return np.arange(len(meta))
+    rng = np.random.default_rng(seed)
+    actors = meta["actor"].to_numpy()
+    k = max(1, at_most // len(np.unique(actors)))
+    pick = [rng.permutation(np.flatnonzero(actors == a))[:k] for a in np.unique(actors)]
+    return np.sort(np.concatenate(pick))
 
 
 def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_names: dict[str, list[str]],
-                dataset: str, policy: dict, with_encoder: bool) -> dict:
+                dataset: str, policy: dict, with_encoder: bool, corpora: list[dict] | None = None) -> dict:
     """``preprocessing.json`` for planned heads, each with its calibrated head, out-of-fold
-    metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``."""
+    metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``; ``corpora``: ``trained_on(meta)``."""
     from . import whisper
 
-    spec = {"dataset": dataset, "sample_rate": 16000, "trim_top_db": 30.0, "heads": {}, "tasks": {},
-            "same_speaker": policy}
+    from .download import is_synthetic_name
+
+    spec = {"dataset": dataset, "synthetic": is_synthetic_name(dataset), "trained_on": corpora or [],
+            "sample_rate": 16000, "trim_top_db": 30.0, "heads": {}, "tasks": {}, "same_speaker": policy}
     for p in heads_plan:
         c = calibrated[p["name"]]
         row = pd.Series({**p["row"].to_dict(), **c["metrics"]})

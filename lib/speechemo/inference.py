@@ -101,6 +101,19 @@ class Bundle:
         return self.spec["dataset"]
 
     @property
+    def synthetic(self) -> bool:
+        """True when the heads were trained on a generated corpus (bundles before unions: not RAVDESS)."""
+        return bool(self.spec.get("synthetic", self.dataset != "ravdess"))
+
+    @property
+    def trained_on(self) -> str:
+        """The training corpora in words, e.g. ``RAVDESS speech (...) (1440 clips, 24 speakers)``."""
+        corpora = self.spec.get("trained_on") or []
+        if not corpora:
+            return "RAVDESS (acted English speech, 24 actors)" if self.dataset == "ravdess" else self.dataset
+        return " and ".join(f"{c['title']} ({c['clips']} clips, {c['speakers']} speakers)" for c in corpora)
+
+    @property
     def min_clips(self) -> int | None:
         """Clips of one speaker needed for the speaker-normalised heads (None: none shipped)."""
         return self.spec.get("same_speaker", {}).get("min_clips")

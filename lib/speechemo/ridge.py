@@ -2,10 +2,12 @@
 penalty chosen by nested, actor-grouped cross-validation on the training data only.
 
 With fewer clips than columns, the ridge solution lies in the span of the training rows, so it
-is solved in the dual: one eigendecomposition of the (weighted, centred) Gram matrix serves every
-penalty of the grid at once. Targets are one-vs-all +-1 (as scikit-learn's ``RidgeClassifier``),
-clips are weighted so that every class counts the same, and columns are standardised with the
-statistics of the rows being fitted (inside each inner split too). ``decision_function`` gives
+is solved in the dual. The Gram matrix of the training rows is computed once per ``fit`` and shared
+by the nested search (each inner split is a block of it, re-centred) and the final fit; each
+penalty of the grid costs one Cholesky factorisation. Targets are one-vs-all +-1 (as
+scikit-learn's ``RidgeClassifier``), clips are weighted so that every class counts the same, and
+columns are standardised with the statistics of the training rows given to ``fit`` (labels unused).
+``decision_function`` gives
 one score per class; ``predict_proba`` a softmax of the scores divided by a temperature fitted by
 nested CV on the training data only (see ``fit_temperature``).
 """
@@ -24,35 +26,59 @@ def _balanced_ua(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in classes]))
 
 
-class _DualSolver:
-    """Standardise, centre (weighted) and eigendecompose the Gram matrix of one training set."""
+class _Gram:
+    """The standardised rows of one training set and their Gram matrix, computed once and shared
+    by every inner split and penalty (columns are standardised with the statistics of all the
+    rows given to ``fit``: training rows only, labels unused)."""
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, scale: np.ndarray | None = None):
+    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None):
         self.mu = X.mean(axis=0)
         sd = X.std(axis=0)
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
-        Z = (X - self.mu) / self.sd
-        self.w = w / w.sum()
-        self.zbar = self.w @ Z
-        self.ybar = self.w @ Y
-        self.Zc = Z - self.zbar
+        self.Z = (X - self.mu) / self.sd
+        self.G = self.Z @ self.Z.T
+
+    def solve(self, rows: np.ndarray, Y: np.ndarray, w: np.ndarray, alphas) -> "_Solution":
+        """Weighted, centred ridge on ``rows`` for every penalty: one Cholesky factorisation of
+        the (n_rows, n_rows) system per penalty (cheaper than an eigendecomposition for a few)."""
+        from scipy.linalg import cho_factor, cho_solve
+
+        wn = w / w.sum()
+        Gs = self.G[np.ix_(rows, rows)]
+        g = Gs @ wn                      # each row's product with the weighted mean row
+        s = float(wn @ g)                # the weighted mean row's squared norm
         d = np.sqrt(w)
-        self.d = d
-        K = (self.Zc @ self.Zc.T) * d[:, None] * d[None, :]
-        self.lam, self.Q = np.linalg.eigh(K)
-        self.lam = np.maximum(self.lam, 0.0)
-        self.R = self.Q.T @ (d[:, None] * (Y - self.ybar))
+        A = (Gs - g[:, None] - g[None, :] + s) * d[:, None] * d[None, :]
+        ybar = wn @ Y
+        R = d[:, None] * (Y - ybar)
+        duals = []
+        for alpha in alphas:
+            M = A.copy()
+            M[np.diag_indices_from(M)] += alpha
+            duals.append(d[:, None] * cho_solve(cho_factor(M, overwrite_a=True, check_finite=False), R,
+                                                check_finite=False))
+        return _Solution(self, rows, wn, g, s, ybar, duals)
 
-    def dual(self, alpha: float) -> np.ndarray:
-        """Dual coefficients ``(n, classes)`` for penalty ``alpha``."""
-        return self.d[:, None] * (self.Q @ (self.R / (self.lam + alpha)[:, None]))
 
-    def project(self, X: np.ndarray) -> np.ndarray:
-        """Gram rows between new data and the (centred) training rows."""
-        return (((X - self.mu) / self.sd) - self.zbar) @ self.Zc.T
+class _Solution:
+    """Dual coefficients of one weighted, centred fit, per penalty, and how to score new rows."""
 
-    def scores(self, Kx: np.ndarray, alpha: float) -> np.ndarray:
-        return Kx @ self.dual(alpha) + self.ybar
+    def __init__(self, gram: _Gram, rows, wn, g, s, ybar, duals):
+        self.gram, self.rows, self.wn, self.g, self.s, self.ybar, self.duals = gram, rows, wn, g, s, ybar, duals
+
+    def scores(self, other: np.ndarray) -> list[np.ndarray]:
+        """Decision scores of the gram's rows ``other`` for every penalty."""
+        Gx = self.gram.G[np.ix_(other, self.rows)]
+        Kx = Gx - (Gx @ self.wn)[:, None] - self.g[None, :] + self.s
+        return [Kx @ dual + self.ybar for dual in self.duals]
+
+    def primal(self, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and intercept on the raw columns for penalty ``i`` (no training data needed)."""
+        gm, dual = self.gram, self.duals[i]
+        Zr = gm.Z[self.rows]
+        zbar = self.wn @ Zr
+        coef = ((Zr.T @ dual - np.outer(zbar, dual.sum(axis=0))) / gm.sd[:, None]).T
+        return coef, self.ybar - coef @ (gm.mu + zbar * gm.sd)
 
 
 class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
@@ -82,17 +108,17 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     def _weights(self, y: np.ndarray) -> np.ndarray:
         return compute_sample_weight("balanced", y) if self.balanced else np.ones(len(y))
 
-    def inner_scores(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def inner_scores(self, gram: _Gram, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold decision scores for every alpha: ``(alphas, n, classes)``, and the rows'
         fold ids -- all fitted on the other groups of the training data only."""
         n_groups = len(np.unique(groups))
         out = np.zeros((len(self.alphas), len(y), len(self.classes_)))
         fold_id = np.zeros(len(y), int)
-        for k, (tr, va) in enumerate(GroupKFold(n_splits=min(self.inner_folds, n_groups)).split(X, y, groups)):
-            s = _DualSolver(X[tr], self._targets(y[tr]), self._weights(y[tr]), self._scale(X.shape[1]))
-            Kx = s.project(X[va])
-            for i, a in enumerate(self.alphas):
-                out[i, va] = s.scores(Kx, a)
+        splits = GroupKFold(n_splits=min(self.inner_folds, n_groups)).split(np.zeros(len(y)), y, groups)
+        for k, (tr, va) in enumerate(splits):
+            sol = gram.solve(tr, self._targets(y[tr]), self._weights(y[tr]), self.alphas)
+            for i, sc in enumerate(sol.scores(va)):
+                out[i, va] = sc
             fold_id[va] = k
         return out, fold_id
 
@@ -100,8 +126,9 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, np.float64)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
+        gram = _Gram(X, self._scale(X.shape[1]))
         if len(self.alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
-            oof, _ = self.inner_scores(X, y, np.asarray(groups))
+            oof, _ = self.inner_scores(gram, y, np.asarray(groups))
             self.cv_ua_ = np.array([_balanced_ua(y, self.classes_[o.argmax(1)]) for o in oof])
             best = int(np.argmax(self.cv_ua_))
             self.alpha_ = float(self.alphas[best])
@@ -109,10 +136,9 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.alpha_ = float(self.alphas[0])
             self.temperature_ = 1.0
-        s = _DualSolver(X, self._targets(y), self._weights(y), self._scale(X.shape[1]))
-        # primal weights, so prediction needs no training data: w = Zc^T dual / sd
-        self.coef_ = ((s.Zc.T @ s.dual(self.alpha_)) / s.sd[:, None]).T
-        self.intercept_ = s.ybar - self.coef_ @ (s.mu + s.zbar * s.sd)
+        everything = np.arange(len(y))
+        sol = gram.solve(everything, self._targets(y), self._weights(y), (self.alpha_,))
+        self.coef_, self.intercept_ = sol.primal()  # prediction needs no training data
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:

@@ -29,6 +29,16 @@ def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataF
     return meta.loc[[i for i in meta.index if i in set(keep)]]
 
 
+CLIPS_SCORED = {"full": 576, "quick": None}  # perturbed test clips in all (RAVDESS: 24 per actor); quick: 4 per actor
+
+
+def clips_per_actor(profile: str, n_actors: int) -> int:
+    """Clips of every actor the suite perturbs: about ``CLIPS_SCORED`` in all, so a union of
+    corpora costs what RAVDESS costs (RAVDESS's 24 actors: 24 each; RAVDESS + CREMA-D's 115: 5)."""
+    total = CLIPS_SCORED[profile]
+    return 4 if total is None else max(2, total // max(1, n_actors))
+
+
 def clip_seed(file: str, name: str, seed: int) -> int:
     """A stable seed per clip and perturbation (the same copy on every run)."""
     return zlib.crc32(f"{seed}|{name}|{file}".encode())
@@ -130,6 +140,7 @@ def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: 
         params = model_params(cand.model, widths)
         extra = training_rows(augment, cand.features, meta, cand.task)
         for fold, (tr, te) in enumerate(ev.speaker_folds(actors), 1):
+            tr = ev.cap_per_speaker(tr, actors, y, budget.max_train)
             te = np.array([i for i in te if files[i] in in_ptable])
             for training in ("clean", "augmented") if extra is not None else ("clean",):
                 Xf, yf, af = X[tr], y[tr], actors[tr]

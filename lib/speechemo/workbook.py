@@ -221,6 +221,13 @@ def home_rows(ctx: Context, meta) -> np.ndarray:
     return np.ones(len(meta), bool) if corpus is None else corpus == ctx.info.members()[0].kind
 
 
+def union_grid(runs: list[tuple], tasks: list[str], models: list[str], sets: list[str]
+               ) -> tuple[list[tuple], list[tuple]]:
+    """The ``(task, model, features, normalisation)`` runs a union can afford, and those left out."""
+    keep = [r for r in runs if r[0] in tasks and r[1] in models and r[2] in sets]
+    return keep, [r for r in runs if r not in keep]
+
+
 def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gender"),
                    sets: list[str] | None = None) -> list[tuple]:
     """``runs`` plus, when the dataset holds several corpora, each speaker-fold run of ``tasks``
@@ -230,8 +237,9 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
 
     base = [r for r in runs if (len(r) == 4 or r[4] == ev.SPEAKER_INDEPENDENT) and r[0] in tasks
             and (sets is None or r[2] in sets)]
+    # within one corpus, z-scoring by corpus is the plain standardisation every model does: not run twice
     return list(runs) + [r[:4] + (p,) for r in base for p in ev.protocols(corpus_column(meta))
-                         if p != ev.SPEAKER_INDEPENDENT]
+                         if p != ev.SPEAKER_INDEPENDENT and not (p.startswith(ev.WITHIN + ":") and r[3] == "corpus")]
 
 
 def protocol_table(summary, notebook: str, dataset: str):

@@ -1,0 +1,112 @@
+"""Exporting from several corpora: the choice by the worse of (unseen corpus, perturbation), what the
+bundle says it was trained on, calibration per corpus, and the check samples that keep a union's
+cost near RAVDESS's."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from speechemo import card, export, robustness, workbook
+from speechemo.calibration import ece
+from speechemo.download import is_synthetic_name
+
+
+def _summary() -> pd.DataFrame:
+    rows = []
+    for feats, pooled, loco_c, loco_r in (("whisper_base", 0.78, 0.36, 0.40), ("functionals", 0.70, 0.45, 0.50)):
+        for protocol, ua in (("speaker_independent", pooled), ("loco:cremad", loco_c), ("loco:ravdess", loco_r)):
+            rows.append({"dataset": "ravdess+cremad", "task": "emotion", "features": feats, "model": "logreg",
+                         "protocol": protocol, "normalisation": "none", "ua": ua, "wa": ua, "ua_std": 0.0,
+                         "wa_std": 0.0, "macro_f1": ua})
+    return pd.DataFrame(rows)
+
+
+def test_unseen_corpus_is_the_worst_held_out_corpus():
+    loco = export.unseen_corpus(_summary(), "ravdess+cremad").set_index("features")
+    assert loco.loc["whisper_base", "ua_loco"] == 0.36 and loco.loc["functionals", "loco_ravdess"] == 0.50
+    assert export.unseen_corpus(_summary(), "ravdess").empty  # one corpus: nothing held out
+
+
+def test_choice_by_the_worse_of_unseen_corpus_and_perturbation():
+    s = _summary()
+    best_clean, _ = export.choose(s.assign(protocol=s.protocol.where(s.protocol == "speaker_independent", "x")),
+                                  "emotion", "ravdess+cremad")
+    assert best_clean.features == "whisper_base"  # without held-out corpora: the best pooled UA
+    chosen, _ = export.choose(s, "emotion", "ravdess+cremad")
+    assert chosen.features == "functionals" and chosen.select_by == "ua_loco"  # holds up better elsewhere
+    rob = pd.DataFrame([{"task": "emotion", "model": "logreg", "features": f, "normalisation": "none", "ua_robust": r}
+                        for f, r in (("whisper_base", 0.60), ("functionals", 0.30))])
+    chosen, _ = export.choose(s, "emotion", "ravdess+cremad", robustness=rob)
+    assert chosen.features == "whisper_base" and chosen.ua_select == 0.36  # min(0.60, 0.36) > min(0.30, 0.45)
+
+
+def _oof(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 2, n)
+    raw = np.where(rng.random(n) < 0.8, true, 1 - true)
+    p = np.where(raw[:, None] == np.arange(2)[None], 0.99, 0.01)  # overconfident
+    oof = pd.DataFrame({"row": np.arange(n), "fold": np.arange(n) % 6 + 1, "true": np.array(["a", "b"])[true]})
+    for j, c in enumerate("ab"):
+        oof[f"raw_{c}"], oof[f"cal_{c}"] = p[:, j], np.where(p[:, j] > 0.5, 0.8, 0.2)
+    return oof, true
+
+
+def test_calibration_per_corpus():
+    oof, true = _oof()
+    corpus = np.where(np.arange(len(oof)) < 100, "ravdess", "cremad")
+    out = export.calibration_summary(oof, ["a", "b"], corpus)
+    assert set(out["by_corpus"]) == {"ravdess", "cremad"} and out["by_corpus"]["ravdess"]["clips"] == 100
+    first = oof.iloc[:100]
+    want = ece(first[["raw_a", "raw_b"]].to_numpy(), true[:100])
+    assert np.isclose(out["by_corpus"]["ravdess"]["ece_before"], want)
+    assert out["by_corpus"]["cremad"]["temperature_own"] > 1  # an overconfident head is cooled
+    assert "by_corpus" not in export.calibration_summary(oof, ["a", "b"], np.full(len(oof), "ravdess"))
+
+
+def test_trained_on_and_the_card_say_which_corpora():
+    meta = pd.DataFrame({"corpus": ["ravdess"] * 4 + ["cremad"] * 6, "actor": [1, 1, 2, 2] + [1001] * 3 + [1002] * 3})
+    corpora = export.trained_on(meta)
+    assert [(c["corpus"], c["clips"], c["speakers"]) for c in corpora] == [("ravdess", 4, 2), ("cremad", 6, 2)]
+    assert "CREMA-D" in corpora[1]["title"] and "ODbL" in corpora[1]["licence"]
+    head = {"name": "emotion", "task": "emotion", "labels": ["angry"], "model": "ridge", "features": ["whisper_base"],
+            "normalisation": "none", "temperature": 1.2, "unseen_corpus": {"cremad": 0.45, "ravdess": 0.55},
+            "selected_by": "ua_robust and ua_loco",
+            "speaker_independent": {"ua": 0.7, "ua_std": 0.02, "wa": 0.7, "wa_std": 0.02, "macro_f1": 0.7},
+            "calibration": {"ece_before": 0.2, "ece_after": 0.05, "ece_after_std": 0.01,
+                            "by_corpus": {"cremad": {"clips": 6, "ece_before": 0.3, "ece_after": 0.1,
+                                                     "temperature_own": 1.5}}},
+            "best_overall": {"model": "ridge", "features": "whisper_base", "normalisation": "none", "ua": 0.7}}
+    spec = {"dataset": "ravdess+cremad", "synthetic": False, "trained_on": corpora, "heads": {"emotion": head}}
+    text = card.model_card(spec, {}, 10, 4)
+    assert text.splitlines()[0].endswith("(dataset: ravdess+cremad)") and "SYNTHETIC" not in text
+    assert "CREMA-D" in text and "cremad UA 45.0 %" in text and "UA on an unseen corpus" in text
+    assert "temperature cremad alone would want: 1.5" in text
+    synth = card.model_card({**spec, "dataset": "synthetic+synthetic-cremad", "synthetic": True}, {}, 10, 4)
+    assert synth.startswith("# SYNTHETIC-DATA MODEL")
+    assert is_synthetic_name("ravdess+synthetic-cremad") and not is_synthetic_name("ravdess+cremad")
+
+
+def test_union_check_samples_cost_what_ravdess_costs():
+    assert robustness.clips_per_actor("full", 24) == 24 and robustness.clips_per_actor("full", 115) == 5
+    assert robustness.clips_per_actor("quick", 115) == 4
+    meta = pd.DataFrame({"actor": np.repeat(np.arange(10), 50)})
+    rows = export.check_rows(meta, 100, seed=0)
+    assert len(rows) == 100 and (np.bincount(meta.actor.to_numpy()[rows]) == 10).all()
+    assert (export.check_rows(meta, 1000) == np.arange(500)).all()
+
+
+def test_within_a_corpus_corpus_normalisation_is_not_run_twice():
+    meta = pd.DataFrame({"corpus": ["ravdess"] * 2 + ["cremad"] * 2})
+    runs = [("emotion", "ridge", "whisper_base", n) for n in ("none", "corpus")]
+    out = workbook.with_protocols(runs, meta)
+    extra = [r for r in out if len(r) == 5]
+    assert ("emotion", "ridge", "whisper_base", "corpus", "loco:cremad") in extra
+    assert not [r for r in extra if r[4].startswith("within:") and r[3] == "corpus"]
+    assert ("emotion", "ridge", "whisper_base", "none", "within:cremad") in extra
+
+
+def test_union_grid_keeps_what_the_budget_allows():
+    runs = [("emotion", "ridge", "whisper_base", "none"), ("emotion", "logreg", "whisper_base", "none"),
+            ("gender_emotion", "ridge", "whisper_base", "none"), ("emotion", "ridge", "whisper_base+functionals", "none")]
+    keep, dropped = workbook.union_grid(runs, ["emotion"], ["ridge"], ["whisper_base"])
+    assert keep == runs[:1] and dropped == runs[1:]

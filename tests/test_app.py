@@ -180,6 +180,26 @@ def test_pages(client):
     assert client.get("/figures/7").status_code == 404
 
 
+def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir, tmp_path):
+    """A bundle trained on several real corpora: no synthetic warning, the corpora named, and each
+    head's accuracy on a corpus it never saw."""
+    import shutil
+
+    from speechemo.app import create_app
+
+    union = tmp_path / "deploy"
+    shutil.copytree(bundle_dir, union)
+    spec = json.loads((union / "preprocessing.json").read_text())
+    spec.update(dataset="ravdess+cremad", synthetic=False,
+                trained_on=[{"corpus": "ravdess", "title": "RAVDESS speech", "licence": "", "clips": 1440, "speakers": 24},
+                            {"corpus": "cremad", "title": "CREMA-D", "licence": "", "clips": 7441, "speakers": 91}])
+    spec["heads"]["emotion"]["unseen_corpus"] = {"cremad": 0.412, "ravdess": 0.503}
+    (union / "preprocessing.json").write_text(json.dumps(spec))
+    page = create_app(union).test_client().get("/").get_data(as_text=True)
+    assert "SYNTHETIC" not in page and "RAVDESS speech (1440 clips, 24 speakers) and CREMA-D (7441 clips" in page
+    assert "never saw" in page and "cremad UA 41.2 %" in page and "ravdess UA 50.3 %" in page
+
+
 def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
     from speechemo.app import predict_cli
     bad = tmp_path / "bad.wav"

@@ -102,3 +102,10 @@ def test_gender_on_a_one_gender_corpus_is_scored_over_both_classes(tmp_path, mon
 def test_scored_classes_rule():
     assert crosscorpus.scored_classes("gender", ["female", "male"], ["female"]) == ["female", "male"]
     assert crosscorpus.scored_classes("emotion", EMOTION_NAMES, ["sad", "angry"]) == ["sad", "angry"]
+
+
+def test_target_rows_say_what_trained_them():
+    assert crosscorpus.target_name("emodb", "ravdess", False) == "emodb"
+    assert crosscorpus.target_name("emodb", "ravdess+cremad", False) == "emodb"  # a real union is real
+    assert crosscorpus.target_name("emodb", "synthetic", True) == "emodb-synthetic"
+    assert crosscorpus.target_name("cremad", "ravdess+cremad", False) == "cremad-target"  # its speakers trained it

@@ -18,6 +18,15 @@ from .ravdess import EMOTION_NAMES
 PROTOCOL = "cross_corpus"
 
 
+def target_name(corpus: str, dataset: str, synthetic: bool) -> str:
+    """The dataset name of a target's rows: ``<corpus>-target`` when the training data held that
+    corpus (its speakers may be among the training ones), ``<corpus>-synthetic`` when the models
+    were trained on a synthetic corpus, else the corpus's name."""
+    if corpus in dataset.split("+"):
+        return f"{corpus}-target"
+    return f"{corpus}-synthetic" if synthetic else corpus
+
+
 def shared_emotions(table: pd.DataFrame, labels: list[str] = EMOTION_NAMES) -> list[str]:
     """Emotions of the corpus that the model also knows, in RAVDESS order."""
     present = set(table.loc[table["shared"], "emotion"].dropna())

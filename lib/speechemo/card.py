@@ -17,7 +17,18 @@ def _md_table(df: pd.DataFrame) -> list[str]:
             + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)])
 
 
-def _head_lines(e: dict, n_actors: int) -> list[str]:
+def _folds(corpora: list[dict]) -> str:
+    """How the six speaker folds were made: EmoBox's for RAVDESS; with several corpora, each one's."""
+    if len(corpora) < 2:
+        return "6 EmoBox actor folds"
+    from .corpora import REGISTRY
+
+    recipe = {c["corpus"]: REGISTRY[k].folds for c in corpora
+              if (k := c["corpus"].removeprefix("synthetic-").replace("synthetic", "ravdess")) in REGISTRY}
+    return "6 actor folds, fold k of every corpus (" + "; ".join(f"{c}: {r}" for c, r in recipe.items()) + ")"
+
+
+def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
     note = (["* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so a single 'male' "
              "answer there gives that absent class an F1 of 0 and pulls the mean down"] if e["task"] == "gender" else [])
@@ -27,7 +38,7 @@ def _head_lines(e: dict, n_actors: int) -> list[str]:
              f"* {mode}; model `{e['model']}` on `{'+'.join(e['features'])}`; classes: {', '.join(e['labels'])}",
              *([f"* trained with augmentation: perturbed copies (the robustness families, other seeds) of the "
                 "training actors' clips added"] if e.get("training") == "augmented" else []),
-             f"* 6 EmoBox actor folds: **UA {_pct(m['ua'], m['ua_std'])}**, WA {_pct(m['wa'], m['wa_std'])}, "
+             f"* {folds}: **UA {_pct(m['ua'], m['ua_std'])}**, WA {_pct(m['wa'], m['wa_std'])}, "
              f"macro-F1 {_pct(m['macro_f1'])}", *note,
              f"* confidence: temperature {e['temperature']:.3g} fitted by nested CV on training actors; "
              f"ECE (15 bins, out-of-fold) **{c['ece_before'] * 100:.1f} % before → {c['ece_after'] * 100:.1f} % after** "
@@ -82,7 +93,7 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"(`encoder_int8.tflite`). The app serves **{enc['default']}** by default: {enc['why']}.", ""]
     lines += ["## Heads", ""]
     for e in spec["heads"].values():
-        lines += _head_lines(e, n_actors)
+        lines += _head_lines(e, n_actors, _folds(corpora))
     ss = spec.get("same_speaker") or {}
     if ss.get("min_clips"):
         curve = ss["curve"][ss["statistic"]]

@@ -169,9 +169,11 @@ def trained_on(meta: pd.DataFrame) -> list[dict]:
     corpus = meta["corpus"] if "corpus" in meta else pd.Series("ravdess", index=meta.index)
     out = []
     for name, g in meta.groupby(corpus.to_numpy(), sort=False):
+        synthetic = str(name).startswith("synthetic")
         entry = REGISTRY.get(str(name).removeprefix("synthetic-").replace("synthetic", "ravdess"))
-        out.append({"corpus": str(name), "title": entry.title if entry else str(name),
-                    "licence": entry.licence if entry else "", "clips": int(len(g)),
+        title = entry.title if entry else str(name)
+        out.append({"corpus": str(name), "title": f"SYNTHETIC stand-in in the layout of {title}" if synthetic else title,
+                    "licence": "" if synthetic or not entry else entry.licence, "clips": int(len(g)),
                     "speakers": int(g["actor"].nunique())})
     return out
 

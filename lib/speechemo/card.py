@@ -31,7 +31,8 @@ def _folds(corpora: list[dict]) -> str:
 def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
     note = (["* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so a single 'male' "
-             "answer there gives that absent class an F1 of 0 and pulls the mean down"] if e["task"] == "gender" else [])
+             "answer there gives that absent class an F1 of 0 and pulls the mean down"]
+            if e["task"] == "gender" and folds.startswith("6 EmoBox") else [])
     mode = ("**single clip** (what a new voice gets)" if e["normalisation"] == "none"
             else "**speaker-normalised** (needs several clips of the same voice)")
     lines = [f"### {e['name']}", "",
@@ -46,7 +47,9 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
              f"* retrained on all {n_actors} actors with the same configuration for the bundle"]
     if e.get("unseen_corpus"):
         lines.append("* **on a corpus it never saw** (leave-one-corpus-out: trained on the other corpora, scored on "
-                     "the classes both share): " + ", ".join(f"{c} UA {_pct(v)}" for c, v in e["unseen_corpus"].items()))
+                     "the classes both share): " + ", ".join(f"{c} UA {_pct(v)}" for c, v in e["unseen_corpus"].items())
+                     + ("; measured in notebook 06 with the same head trained without augmentation"
+                        if e.get("training") == "augmented" else ""))
     if e.get("selected_by") and e["selected_by"] != "clean UA":
         words = {"ua_robust": "UA under perturbation", "ua_loco": "UA on an unseen corpus"}
         lines.append("* chosen among the candidates by the worst of: "

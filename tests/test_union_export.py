@@ -110,3 +110,16 @@ def test_union_grid_keeps_what_the_budget_allows():
             ("gender_emotion", "ridge", "whisper_base", "none"), ("emotion", "ridge", "whisper_base+functionals", "none")]
     keep, dropped = workbook.union_grid(runs, ["emotion"], ["ridge"], ["whisper_base"])
     assert keep == runs[:1] and dropped == runs[1:]
+
+
+def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():
+    from speechemo import probe
+
+    rows = [{"statistics": "mean only", "k": k, "fold": f, "repeat": 0, "ua": ua + 0.01 * f}
+            for f in (1, 2) for k, ua in (("0", 0.70), ("4", 0.72), ("all", 0.80))]
+    curve = pd.DataFrame(rows).assign(measured_on="ravdess")
+    policy = probe.same_speaker_policy(curve)
+    assert policy["min_clips"] == 4 and policy["measured_on"] == "ravdess"
+    assert "measured_on" not in probe.same_speaker_policy(curve.drop(columns="measured_on"))
+    spec = {"dataset": "ravdess+cremad", "synthetic": False, "heads": {}, "same_speaker": policy}
+    assert "on ravdess clips only" in card.model_card(spec, {}, 10, 4)

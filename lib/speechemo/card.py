@@ -105,7 +105,8 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"(`same_speaker=true`), each clip is normalised with those clips' {ss['statistic']} "
                   "and scored by the speaker-normalised heads; with fewer, the single-clip heads answer. "
                   "The statistics live only for that request. Emotion UA against the number of clips K "
-                  "(notebook 06, 6 folds, test speakers' clips drawn at random):", "",
+                  f"(notebook 06, 6 folds, test speakers' clips drawn at random"
+                  f"{', on ' + ss['measured_on'] + ' clips only' if ss.get('measured_on') else ''}):", "",
                   "| K | " + " | ".join(curve) + " |", "|---|" + "---|" * len(curve),
                   "| UA | " + " | ".join(f"{v * 100:.1f}" for v in curve.values()) + " |", "",
                   f"K = 0 is the single-clip model. The threshold (K = {ss['min_clips']}, statistic: "

@@ -110,7 +110,8 @@ def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
 def same_speaker_policy(curve: pd.DataFrame) -> dict:
     """From a calibration curve: for each statistic the smallest K whose UA beats the single-clip
     model (K = 0); the statistic that gets there with the fewest clips (ties: the higher UA at
-    that K) is the one to deploy. ``min_clips`` is None when no K beats a single clip."""
+    that K) is the one to deploy. ``min_clips`` is None when no K beats a single clip;
+    ``measured_on`` passes on the curve's column of that name (the corpus it ran on)."""
     cs = curve_summary(curve)
     ua = cs.ua.unstack(0)
     ua = ua.loc[sorted(ua.index, key=lambda k: float("inf") if k == "all" else int(k))]
@@ -124,9 +125,10 @@ def same_speaker_policy(curve: pd.DataFrame) -> dict:
             if best is None or cand < best:
                 best = cand
             break
+    where = ({"measured_on": str(curve["measured_on"].iloc[0])} if "measured_on" in curve and len(curve) else {})
     if best is None:
-        return {"statistic": None, "min_clips": None, "ua_single": single}
+        return {"statistic": None, "min_clips": None, "ua_single": single, **where}
     k, neg_ua, stat = best
     return {"statistic": stat, "min_clips": k, "ua_single": single, "ua_at_min_clips": -neg_ua,
             "ua_all_clips": float(ua.loc["all", stat]) if "all" in ua.index else None,
-            "curve": {s: {kk: float(v) for kk, v in ua[s].items()} for s in ua.columns}}
+            "curve": {s: {kk: float(v) for kk, v in ua[s].items()} for s in ua.columns}, **where}

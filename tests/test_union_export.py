@@ -123,3 +123,19 @@ def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():
     assert "measured_on" not in probe.same_speaker_policy(curve.drop(columns="measured_on"))
     spec = {"dataset": "ravdess+cremad", "synthetic": False, "heads": {}, "same_speaker": policy}
     assert "on ravdess clips only" in card.model_card(spec, {}, 10, 4)
+
+
+def test_transfer_probe_trains_on_one_corpus_and_scores_the_other():
+    from speechemo import probe
+
+    rng = np.random.default_rng(0)
+    n = 200
+    corpus = np.repeat(["a", "b"], n // 2)
+    y = np.tile(["female", "male"], n // 2)
+    signal = np.where(y == "female", 1.0, -1.0)[:, None]
+    shift = np.where(corpus == "b", 3.0, 0.0)[:, None]  # corpus b is offset: the cue still transfers
+    blocks = {"cue": signal + 0.3 * rng.standard_normal((n, 2)), "noise": rng.standard_normal((n, 2)) + shift}
+    out = probe.transfer_probe(blocks, y, corpus, progress=False).set_index(["features", "train", "test"])
+    assert len(out) == 4 and out.loc[("cue", "a", "b"), "accuracy"] > 0.95
+    assert abs(out.loc[("noise", "a", "b"), "ua"] - 0.5) < 0.2
+    assert {"recall_female", "recall_male"} <= set(out.columns)

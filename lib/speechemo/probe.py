@@ -3,6 +3,8 @@
 * ``layer_probe``: how much of a task each hidden state carries -- a plain logistic regression
   with a fixed C on one layer's pooled vector, speaker-independent folds. It describes the encoder;
   it chooses nothing (the models of notebook 06 use every layer, their C chosen by nested CV).
+* ``transfer_probe``: how well each block of columns carries a task to a corpus it never saw
+  (trained on one corpus, scored on another, per-class recall): descriptive, it chooses nothing.
 * ``calibration_curve``: how a speaker-normalised model does when a test speaker's normalisation
   statistics come from only K of their clips (chosen at random, labels unused), so a user knows
   how many clips of their own voice the app needs. K = 0 is the single-clip model.
@@ -48,6 +50,33 @@ def layer_probe(X: np.ndarray, labels: dict[str, np.ndarray], actors: np.ndarray
         f = pd.DataFrame(fold)
         rows.append({"task": task, "layer": layer, "ua": f.ua.mean(), "ua_std": f.ua.std(ddof=0),
                      "wa": f.wa.mean(), "wa_std": f.wa.std(ddof=0)})
+    return pd.DataFrame(rows)
+
+
+def transfer_probe(blocks: dict[str, np.ndarray], y: np.ndarray, corpus: np.ndarray, C: float = 0.01,
+                   progress: bool = True) -> pd.DataFrame:
+    """For every block of columns and every ordered pair of corpora: a logistic regression with a
+    fixed ``C`` (standardised, classes balanced) trained on all clips of one corpus and scored on
+    all clips of the other, over the classes both have. Returns accuracy, UA and each class's
+    recall (``recall_<class>``) per (block, train corpus, test corpus)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from tqdm import tqdm
+
+    names = list(pd.unique(np.asarray(corpus)))
+    pairs = [(a, b) for a in names for b in names if a != b]
+    rows = []
+    for block, (a, b) in tqdm([(k, p) for k in blocks for p in pairs], desc="transfer probe", disable=not progress):
+        tr, te = corpus == a, corpus == b
+        shared = sorted(set(y[tr]) & set(y[te]))
+        tr, te = tr & np.isin(y, shared), te & np.isin(y, shared)
+        X = blocks[block]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, class_weight="balanced"))
+        pred = model.fit(X[tr], y[tr]).predict(X[te])
+        recall = {f"recall_{c}": float((pred[y[te] == c] == c).mean()) for c in shared}
+        rows.append({"features": block, "train": a, "test": b, "accuracy": float((pred == y[te]).mean()),
+                     "ua": float(np.mean(list(recall.values()))), **recall})
     return pd.DataFrame(rows)
 
 

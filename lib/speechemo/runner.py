@@ -42,12 +42,6 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
             print(f"\n=== {nb.name}  skipped: it needs another corpus; run it with "
                   "make notebook NB=08 CORPUS=emodb|tess|cremad|savee|csv CORPUS_DIR=/path/to/corpus", flush=True)
             continue
-        n_corpora = len(str(params.get("dataset") or "").split("+"))
-        if "max_corpora" in declared and n_corpora > int(declared["max_corpora"]["default"]):
-            print(f"\n=== {nb.name}  skipped: it handles at most {declared['max_corpora']['default']} corpus, "
-                  f"the dataset {params['dataset']} has {n_corpora}; run it with one corpus (make all DATASET=ravdess)",
-                  flush=True)
-            continue
         given = {k: v for k, v in params.items() if k in declared and v is not None}
         target = out_dir / nb.name
         print(f"\n=== {nb.name}  {given}", flush=True)

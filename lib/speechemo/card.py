@@ -22,9 +22,9 @@ def _folds(corpora: list[dict]) -> str:
     if len(corpora) < 2:
         return "6 EmoBox actor folds"
     from .corpora import REGISTRY
+    from .datasets import LAYOUT
 
-    recipe = {c["corpus"]: REGISTRY[k].folds for c in corpora
-              if (k := c["corpus"].removeprefix("synthetic-").replace("synthetic", "ravdess")) in REGISTRY}
+    recipe = {c["corpus"]: REGISTRY[k].folds for c in corpora if (k := LAYOUT.get(c["corpus"], c["corpus"])) in REGISTRY}
     return "6 actor folds, fold k of every corpus (" + "; ".join(f"{c}: {r}" for c, r in recipe.items()) + ")"
 
 

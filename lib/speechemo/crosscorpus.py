@@ -22,7 +22,9 @@ def target_name(corpus: str, dataset: str, synthetic: bool) -> str:
     """The dataset name of a target's rows: ``<corpus>-target`` when the training data held that
     corpus (its speakers may be among the training ones), ``<corpus>-synthetic`` when the models
     were trained on a synthetic corpus, else the corpus's name."""
-    if corpus in dataset.split("+"):
+    from .datasets import parts_of
+
+    if corpus in parts_of(dataset):
         return f"{corpus}-target"
     return f"{corpus}-synthetic" if synthetic else corpus
 

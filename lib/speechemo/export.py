@@ -165,12 +165,14 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
 def trained_on(meta: pd.DataFrame) -> list[dict]:
     """The corpora the bundle's heads were trained on: name, title, licence, clips and speakers."""
     from .corpora import REGISTRY
+    from .datasets import LAYOUT
+    from .download import is_synthetic_name
 
     corpus = meta["corpus"] if "corpus" in meta else pd.Series("ravdess", index=meta.index)
     out = []
     for name, g in meta.groupby(corpus.to_numpy(), sort=False):
-        synthetic = str(name).startswith("synthetic")
-        entry = REGISTRY.get(str(name).removeprefix("synthetic-").replace("synthetic", "ravdess"))
+        synthetic = is_synthetic_name(str(name))
+        entry = REGISTRY.get(LAYOUT.get(str(name), str(name)))
         title = entry.title if entry else str(name)
         out.append({"corpus": str(name), "title": f"SYNTHETIC stand-in in the layout of {title}" if synthetic else title,
                     "licence": "" if synthetic or not entry else entry.licence, "clips": int(len(g)),
@@ -400,15 +402,11 @@ def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrat
 
 
 def check_rows(meta: pd.DataFrame, at_most: int, seed: int = 0) -> np.ndarray:
-    """Row positions of at most ``at_most`` clips, the same number from every actor (all of them
-    when the dataset is small enough: RAVDESS's 1,440 clips are all checked)."""
-    if len(meta) <= at_most:
-        return np.arange(len(meta))
-    rng = np.random.default_rng(seed)
-    actors = meta["actor"].to_numpy()
-    k = max(1, at_most // len(np.unique(actors)))
-    pick = [rng.permutation(np.flatnonzero(actors == a))[:k] for a in np.unique(actors)]
-    return np.sort(np.concatenate(pick))
+    """Row positions of at most ``at_most`` clips, the same number from every actor, spread over the
+    emotions (``evaluation.cap_per_speaker``; all of them when the dataset is small enough:
+    RAVDESS's 1,440 clips are all checked)."""
+    labels = meta["emotion"] if "emotion" in meta else meta["actor"]
+    return ev.cap_per_speaker(np.arange(len(meta)), meta["actor"].to_numpy(), labels.to_numpy(), at_most, seed)
 
 
 def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_names: dict[str, list[str]],
@@ -416,7 +414,6 @@ def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_nam
     """``preprocessing.json`` for planned heads, each with its calibrated head, out-of-fold
     metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``; ``corpora``: ``trained_on(meta)``."""
     from . import whisper
-
     from .download import is_synthetic_name
 
     spec = {"dataset": dataset, "synthetic": is_synthetic_name(dataset), "trained_on": corpora or [],

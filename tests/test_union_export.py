@@ -139,3 +139,23 @@ def test_transfer_probe_trains_on_one_corpus_and_scores_the_other():
     assert len(out) == 4 and out.loc[("cue", "a", "b"), "accuracy"] > 0.95
     assert abs(out.loc[("noise", "a", "b"), "ua"] - 0.5) < 0.2
     assert {"recall_female", "recall_male"} <= set(out.columns)
+    assert "voice_accuracy" not in out.columns
+
+
+def test_transfer_probe_gives_one_answer_per_voice_from_its_clips():
+    from speechemo import probe
+
+    rng = np.random.default_rng(1)
+    corpus = np.repeat(["a", "b"], 400)
+    voices = np.repeat(np.arange(40), 20)                    # 20 clips per voice, 20 voices per corpus
+    y = np.where(voices % 2 == 0, "female", "male")
+    cue = np.where(y == "female", 0.4, -0.4)                 # weak per clip: single clips often wrong
+    X = (cue + rng.standard_normal(800))[:, None]
+    X[corpus == "b"] += 0.3                                  # corpus b leans "female"
+    out = probe.transfer_probe({"cue": X}, y, corpus, C=1.0, voices=voices, progress=False)
+    row = out.set_index(["features", "train", "test"]).loc[("cue", "a", "b")]
+    assert row["accuracy"] < 0.8                             # one clip: many errors
+    assert row["voice_accuracy"] > row["accuracy"]           # one answer per voice pools the evidence
+    assert {"voice_recall_female", "voice_recall_male"} <= set(out.columns)
+    # voices are counted, not clips: 20 test voices -> accuracy a multiple of 1/20
+    assert abs(row["voice_accuracy"] * 20 - round(row["voice_accuracy"] * 20)) < 1e-9

@@ -4,7 +4,8 @@
   with a fixed C on one layer's pooled vector, speaker-independent folds. It describes the encoder;
   it chooses nothing (the models of notebook 06 use every layer, their C chosen by nested CV).
 * ``transfer_probe``: how well each block of columns carries a task to a corpus it never saw
-  (trained on one corpus, scored on another, per-class recall): descriptive, it chooses nothing.
+  (trained on one corpus, scored on another, per-class recall), one clip at a time and, given the
+  speakers, with one answer per voice from all its clips: descriptive, it chooses nothing.
 * ``calibration_curve``: how a speaker-normalised model does when a test speaker's normalisation
   statistics come from only K of their clips (chosen at random, labels unused), so a user knows
   how many clips of their own voice the app needs. K = 0 is the single-clip model.
@@ -54,11 +55,15 @@ def layer_probe(X: np.ndarray, labels: dict[str, np.ndarray], actors: np.ndarray
 
 
 def transfer_probe(blocks: dict[str, np.ndarray], y: np.ndarray, corpus: np.ndarray, C: float = 0.01,
-                   progress: bool = True) -> pd.DataFrame:
+                   voices: np.ndarray | None = None, progress: bool = True) -> pd.DataFrame:
     """For every block of columns and every ordered pair of corpora: a logistic regression with a
     fixed ``C`` (standardised, classes balanced) trained on all clips of one corpus and scored on
     all clips of the other, over the classes both have. Returns accuracy, UA and each class's
-    recall (``recall_<class>``) per (block, train corpus, test corpus)."""
+    recall (``recall_<class>``) per (block, train corpus, test corpus).
+
+    With ``voices`` (one speaker id per clip), also the same-speaker answer: each test voice gets
+    one label, from the mean of the probabilities over all its clips, and ``voice_accuracy`` and
+    ``voice_recall_<class>`` count voices (not clips). Labels of the test voices are not used."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -75,9 +80,23 @@ def transfer_probe(blocks: dict[str, np.ndarray], y: np.ndarray, corpus: np.ndar
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, class_weight="balanced"))
         pred = model.fit(X[tr], y[tr]).predict(X[te])
         recall = {f"recall_{c}": float((pred[y[te] == c] == c).mean()) for c in shared}
-        rows.append({"features": block, "train": a, "test": b, "accuracy": float((pred == y[te]).mean()),
-                     "ua": float(np.mean(list(recall.values()))), **recall})
+        row = {"features": block, "train": a, "test": b, "accuracy": float((pred == y[te]).mean()),
+               "ua": float(np.mean(list(recall.values()))), **recall}
+        if voices is not None:
+            row.update(_voice_answers(model, X[te], y[te], np.asarray(voices)[te], shared))
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _voice_answers(model, X: np.ndarray, y: np.ndarray, voices: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """One answer per voice (argmax of its clips' mean probabilities): accuracy and recall per class
+    over voices (a voice's true class is its clips' most common label)."""
+    proba = pd.DataFrame(model.predict_proba(X), columns=model.classes_).groupby(voices).mean()
+    answer = proba.idxmax(axis=1)
+    truth = pd.Series(y).groupby(voices).agg(lambda v: v.mode().iloc[0]).loc[answer.index]
+    out = {"voice_accuracy": float((answer == truth).mean())}
+    out.update({f"voice_recall_{c}": float((answer[truth == c] == c).mean()) for c in classes if (truth == c).any()})
+    return out
 
 
 def normalise_with(X: np.ndarray, stats_rows: np.ndarray, scale: bool = True) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from speechemo import evaluation as ev, export, features, inference
-from speechemo.ravdess import TASK_CLASSES
+from speechemo.labels import TASK_CLASSES
 
 
 POLICY = {"statistic": "mean only", "min_clips": 3, "ua_single": 0.5, "curve": {"mean only": {"0": 0.5, "3": 0.6}}}

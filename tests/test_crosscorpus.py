@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
 from speechemo import crosscorpus
-from speechemo.ravdess import EMOTION_NAMES
+from speechemo.labels import EMOTION_NAMES
 from speechemo.synthetic import write_corpus_layout
 from test_app import bundle_dir  # noqa: F401 - the same bundle
 

@@ -1,7 +1,12 @@
 import pytest
 
-from speechemo.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, RavdessNameError, TASK_CLASSES,
-                               actor_utterances, format_name, parse_name, task_label)
+from speechemo.labels import EMOTION_NAMES, TASK_CLASSES, task_label
+from speechemo.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, RavdessNameError, actor_utterances,
+                               format_name, parse_name)
+
+
+def test_ravdess_codes_follow_the_workbook_emotion_order():
+    assert [EMOTIONS[k] for k in sorted(EMOTIONS)] == EMOTION_NAMES
 
 
 def test_round_trip_every_ravdess_name():

@@ -7,7 +7,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from speechemo import classical, evaluation as ev, probe, report
-from speechemo.ridge import DualRidgeClassifier, fit_temperature, softmax
+from speechemo.numeric import fit_temperature, softmax
+from speechemo.ridge import DualRidgeClassifier
 
 
 def _data(n=240, d=600, classes=4, seed=0):

@@ -1,12 +1,69 @@
-"""Helper package of the speech emotion & gender workbook (RAVDESS).
+"""Helper package of the speech emotion & gender workbook.
 
-Modules are small and named for what they do: ``ravdess`` (names, labels, folds),
-``synthetic`` (offline corpus), ``download`` (fetch + verify + extract), ``metadata``
-(table + integrity report), ``corpora`` (the corpus registry and readers), ``cremad`` (CREMA-D:
-names, folds, manifest download), ``datasets`` (one corpus or a union), ``speakers`` (id, fold and
-gender of every training speaker), ``audio`` (decoding front end), ``features`` (feature sets
-and cache), ``evaluation`` (protocols, metrics, results table), ``classical`` and
-``deep`` (models), ``plots``, ``export`` and ``app`` (deployment).
+The modules form layers, lowest first in ``LAYERS`` (the package's module map): a module imports
+only from its own layer or from layers below it, so the serving side (``inference``, ``app``)
+never reaches training code, and models never reach notebook glue. ``tests/test_structure.py``
+checks the imports (module level and inside functions) and the module sizes; the README's module
+map is generated from ``LAYERS`` (``make report``) and checked by the same test.
 """
 
 __version__ = "0.1.0"
+
+#: layer -> {module: what it does}, lowest layer first.
+LAYERS: dict[str, dict[str, str]] = {
+    "foundations": {
+        "labels": "label vocabulary and task mappings (emotion, sentiment, gender, gender x emotion)",
+        "numeric": "softmax, temperature fit, balanced accuracy, z-scoring, percentages",
+        "files": "atomic writes of files and folders",
+        "reproducibility": "seeds and the commit stamp (with a dirty flag)",
+        "paths": "where data and outputs live",
+        "executor": "local processes or Dask for the parallel steps",
+        "reference": "published figures to compare with",
+        "plots": "figures shared by the notebooks",
+    },
+    "data": {
+        "audio": "decoding front end (mono, 16 kHz, trimmed)",
+        "perturb": "perturbations of a clip (noise, codec, reverb, ...)",
+        "ravdess": "RAVDESS names and EmoBox folds",
+        "cremad": "CREMA-D names, demographics, folds, manifest download",
+        "synthetic": "synthetic corpora in each corpus's layout",
+        "download": "download, verify and extract a corpus",
+        "metadata": "the metadata table and integrity report",
+        "speakers": "speaker id, corpus, gender and fold of every training speaker",
+        "corpora": "the corpus registry and readers of other corpora",
+        "datasets": "one corpus or a union of corpora",
+    },
+    "features": {
+        "whisper": "Whisper base encoder: weights, front end, Keras model",
+        "features": "feature sets, per-clip extraction and the cache",
+    },
+    "serving": {
+        "inference": "load an exported bundle and answer clips",
+        "app": "the web app and the predict command",
+    },
+    "protocol": {
+        "evaluation": "speaker folds, protocols, metrics and the results table",
+    },
+    "models": {
+        "ridge": "dual ridge for wide embeddings",
+        "calibration": "linear heads, temperature scaling, ECE",
+        "classical": "LR, RF, XGBoost, SVM and ridge behind one interface",
+        "deep": "LSTM and ResNet-18 on CPU",
+    },
+    "analysis": {
+        "probe": "layer probe, transfer probe, calibrate-to-a-voice curve",
+        "crosscorpus": "models and bundles scored on another corpus",
+        "eda": "descriptive statistics of a corpus",
+    },
+    "deployment": {
+        "robustness": "perturbation suite that scores deployment candidates",
+        "export": "choose, retrain and write the deployable heads",
+        "card": "the model card",
+        "report": "README tables generated from the results",
+    },
+    "workbook": {
+        "workbook": "what every notebook does first, and its shared steps",
+        "runner": "run the notebooks with papermill (make all)",
+        "scaling": "how the parallel steps scale with Dask workers",
+    },
+}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import classical, evaluation as ev
-from .ridge import fit_temperature, softmax
+from .numeric import fit_temperature, softmax
 
 ECE_BINS = 15
 

@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-
-def _pct(v: float | None, std: float | None = None) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v * 100:.1f}" + (f" ± {std * 100:.1f}" if std is not None else "") + " %"
+from .numeric import percent
 
 
 def _md_table(df: pd.DataFrame) -> list[str]:
@@ -37,17 +33,17 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
             else "**speaker-normalised** (needs several clips of the same voice)")
     lines = [f"### {e['name']}", "",
              f"* {mode}; model `{e['model']}` on `{'+'.join(e['features'])}`; classes: {', '.join(e['labels'])}",
-             *([f"* trained with augmentation: perturbed copies (the robustness families, other seeds) of the "
+             *(["* trained with augmentation: perturbed copies (the robustness families, other seeds) of the "
                 "training actors' clips added"] if e.get("training") == "augmented" else []),
-             f"* {folds}: **UA {_pct(m['ua'], m['ua_std'])}**, WA {_pct(m['wa'], m['wa_std'])}, "
-             f"macro-F1 {_pct(m['macro_f1'])}", *note,
+             f"* {folds}: **UA {percent(m['ua'], m['ua_std'])}**, WA {percent(m['wa'], m['wa_std'])}, "
+             f"macro-F1 {percent(m['macro_f1'])}", *note,
              f"* confidence: temperature {e['temperature']:.3g} fitted by nested CV on training actors; "
              f"ECE (15 bins, out-of-fold) **{c['ece_before'] * 100:.1f} % before → {c['ece_after'] * 100:.1f} % after** "
              f"(fold std {c['ece_after_std'] * 100:.1f})",
              f"* retrained on all {n_actors} actors with the same configuration for the bundle"]
     if e.get("unseen_corpus"):
         lines.append("* **on a corpus it never saw** (leave-one-corpus-out: trained on the other corpora, scored on "
-                     "the classes both share): " + ", ".join(f"{c} UA {_pct(v)}" for c, v in e["unseen_corpus"].items())
+                     "the classes both share): " + ", ".join(f"{c} UA {percent(v)}" for c, v in e["unseen_corpus"].items())
                      + ("; measured in notebook 06 with the same head trained without augmentation"
                         if e.get("training") == "augmented" else ""))
     if e.get("selected_by") and e["selected_by"] != "clean UA":
@@ -62,7 +58,7 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
 
         deployable = b["model"] in DEPLOYABLE_MODELS and all(p in bundle_sets() for p in parts(b["features"]))
         lines.append(f"* best clean UA of the workbook with this normalisation: {b['model']} on {b['features']}, "
-                     f"UA {_pct(b['ua'])} — " + ("not chosen: its worst-case UA under perturbation is lower"
+                     f"UA {percent(b['ua'])} — " + ("not chosen: its worst-case UA under perturbation is lower"
                                                  if deployable else "not deployable: not a linear head on sets the "
                                                  "bundle computes"))
     return lines + [""]

@@ -14,6 +14,7 @@ from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from .evaluation import cap_per_speaker, inner_groups
+from .numeric import balanced_accuracy
 
 MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge")
 
@@ -46,17 +47,6 @@ def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:
     """The hyper-parameters a model chooses by nested, actor-grouped CV (None: fixed)."""
     return {"svm_rbf": {"model__C": list(budget.svm_grid)},
             "logreg_cv": {"model__C": list(budget.logreg_grid)}}.get(name)
-
-
-def _quiet_ua(y_true, y_pred) -> float:
-    """Balanced accuracy without the warning an inner fold lacking a class would print."""
-    import warnings
-
-    from sklearn.metrics import balanced_accuracy_score
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return balanced_accuracy_score(y_true, y_pred)
 
 
 def make_model(name: str, budget: Budget, seed: int = 0, threads: int = 2):
@@ -101,7 +91,7 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
     grid = search_grid(name, budget)
     if grid:
         cv = GroupKFold(n_splits=min(budget.inner_folds, len(np.unique(actors))))
-        est = GridSearchCV(est, grid, scoring=make_scorer(_quiet_ua), cv=cv, n_jobs=n_jobs)
+        est = GridSearchCV(est, grid, scoring=make_scorer(balanced_accuracy), cv=cv, n_jobs=n_jobs)
         est.fit(X, yi, groups=inner_groups(actors, budget.inner_folds))
     elif name == "ridge":  # penalty and temperature chosen by nested CV over training actors
         est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds))
@@ -131,11 +121,9 @@ def group_permutation_importance(est, enc, X: np.ndarray, y: np.ndarray, groups:
                                  repeats: int = 3, seed: int = 0) -> dict[str, float]:
     """Drop in balanced accuracy when all columns of a feature family are shuffled together
     (on held-out data: call it with a test fold)."""
-    from sklearn.metrics import balanced_accuracy_score
-
     rng = np.random.default_rng(seed)
     yi = enc.transform(y)
-    base = balanced_accuracy_score(yi, est.predict(X))
+    base = balanced_accuracy(yi, est.predict(X))
     out = {}
     for g, cols in groups.items():
         drops = []
@@ -143,7 +131,7 @@ def group_permutation_importance(est, enc, X: np.ndarray, y: np.ndarray, groups:
             Xp = X.copy()
             perm = rng.permutation(len(X))
             Xp[:, cols] = X[perm][:, cols]
-            drops.append(base - balanced_accuracy_score(yi, est.predict(Xp)))
+            drops.append(base - balanced_accuracy(yi, est.predict(Xp)))
         out[g] = float(np.mean(drops))
     return out
 
@@ -153,8 +141,8 @@ def product_of_heads_fn(X_gender: np.ndarray, X_emotion: np.ndarray, genders: np
     """A ``fit_predict`` for gender x emotion (16 classes) from two heads: p(gender) * p(emotion),
     each head fitted on the training actors only (each on its own matrix, e.g. the gender head on
     unnormalised and the emotion head on speaker-normalised features)."""
-    from .deep import gender_emotion_from_heads
-    from .ravdess import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES
+    from .labels import gender_emotion_from_heads
+    from .labels import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES
 
     def probs(X, y, tr, te, names):
         est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, n_jobs=n_jobs)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import cremad
 from .metadata import audio_header, file_md5
-from .ravdess import EMOTION_NAMES
+from .labels import EMOTION_NAMES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
 

@@ -125,6 +125,7 @@ def download(dest: Path, base_url: str = MEDIA_URL, expected: pd.DataFrame | Non
     from tqdm import tqdm
 
     from .download import DownloadError
+    from .files import atomic_path
 
     expected = manifest() if expected is None else expected
     dest = Path(dest)
@@ -135,19 +136,15 @@ def download(dest: Path, base_url: str = MEDIA_URL, expected: pd.DataFrame | Non
             target = dest / r.file
             if target.exists() and target.stat().st_size == r.bytes and sha256_of(target) == r.sha256:
                 continue
-            tmp = target.with_name(target.name + ".part")
             try:
-                resp = http.get(base_url + r.file, timeout=timeout)
-                resp.raise_for_status()
-                tmp.write_bytes(resp.content)
-            except requests.exceptions.RequestException as err:
+                with atomic_path(target) as tmp:  # appears only once verified
+                    resp = http.get(base_url + r.file, timeout=timeout)
+                    resp.raise_for_status()
+                    tmp.write_bytes(resp.content)
+                    if tmp.stat().st_size != r.bytes or sha256_of(tmp) != r.sha256:
+                        raise DownloadError("size or sha256 differs from the official pointer")
+            except (requests.exceptions.RequestException, DownloadError) as err:
                 failed.append(f"{r.file}: {err}")
-                continue
-            if tmp.stat().st_size != r.bytes or sha256_of(tmp) != r.sha256:
-                tmp.unlink()
-                failed.append(f"{r.file}: size or sha256 differs from the official pointer")
-                continue
-            tmp.replace(target)
     if failed:
         raise DownloadError(f"{len(failed)} CREMA-D files could not be downloaded into {dest} "
                             f"(first: {failed[0]}); run again to resume, or pass a folder you have "
@@ -202,7 +199,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
     import soundfile as sf
     from tqdm import tqdm
 
-    from .ravdess import SENTIMENT_OF
+    from .labels import SENTIMENT_OF
 
     root = find_audio_root(Path(root))
     demo = demographics(next(iter(sorted(root.parent.glob("VideoDemographics.csv"))), None))

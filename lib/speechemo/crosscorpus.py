@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, recall_score
 
-from . import classical, corpora, evaluation as ev
-from .ravdess import EMOTION_NAMES
+from . import corpora, evaluation as ev
+from .labels import EMOTION_NAMES
 
 PROTOCOL = "cross_corpus"
 

@@ -329,21 +329,6 @@ def one_hot(y: np.ndarray, n: int) -> np.ndarray:
     return np.eye(n, dtype=np.float32)[y]
 
 
-def sentiment_from_emotion(p_emotion: np.ndarray, emotions: list[str]) -> np.ndarray:
-    """Sentiment probabilities as sums of emotion probabilities (neutral, positive, negative)."""
-    from .ravdess import SENTIMENT_NAMES, SENTIMENT_OF
-
-    out = np.zeros((len(p_emotion), len(SENTIMENT_NAMES)), np.float32)
-    for j, e in enumerate(emotions):
-        out[:, SENTIMENT_NAMES.index(SENTIMENT_OF[e])] += p_emotion[:, j]
-    return out
-
-
-def gender_emotion_from_heads(p_gender: np.ndarray, p_emotion: np.ndarray) -> np.ndarray:
-    """16-class probabilities p(g) * p(e), ordered as ``GENDER_EMOTION_NAMES``."""
-    return (p_gender[:, :, None] * p_emotion[:, None, :]).reshape(len(p_gender), -1)
-
-
 # ----------------------------------------------------------------------------- cross-validation
 class FoldTrainer:
     """Trains one multi-head model per fold (lazily, once) and serves its test probabilities,
@@ -378,7 +363,7 @@ class FoldTrainer:
     def probs(self, fold: int, tr: np.ndarray, te: np.ndarray) -> dict[str, np.ndarray]:
         if fold in self.cache:
             return self.cache[fold]
-        from .workbook import seed_everything
+        from .reproducibility import seed_everything
 
         seed_everything(self.cfg.seed + fold)
         if self.session is None:

@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+
+from . import files
 
 ZENODO_URL = "https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1"
 ZIP_NAME = "Audio_Speech_Actors_01-24.zip"
@@ -51,20 +51,13 @@ class DatasetInfo:
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        _atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        files.write_text(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "DatasetInfo":
         if not Path(path).exists():
             raise FileNotFoundError(f"{path} is missing: run notebook 00_download first (make all)")
         return cls(**json.loads(Path(path).read_text()))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def is_url(source: str) -> bool:
@@ -137,17 +130,9 @@ def extract(archive: Path, target: Path, md5: str | None = None) -> Path:
         raise DownloadError(f"{archive} is not a valid zip archive: delete it and download again") from None
     with zf:
         members = _safe_members(zf, archive)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
+        with files.atomic_dir(target) as tmp:
             zf.extractall(tmp, members=members)
             (tmp / _DONE).write_text(digest + "\n")
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return target
 
 

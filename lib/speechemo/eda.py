@@ -9,7 +9,7 @@ from . import audio
 
 def class_balance(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Counts per label and the cross-tabulations a student should see first."""
-    from .ravdess import EMOTION_NAMES, SENTIMENT_NAMES
+    from .labels import EMOTION_NAMES, SENTIMENT_NAMES
 
     order = {"emotion": EMOTION_NAMES, "sentiment": SENTIMENT_NAMES}
 

@@ -9,7 +9,6 @@ the scores. Anything fitted -- scalers, selection, class weights, early stopping
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,11 +17,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support)
 from sklearn.model_selection import StratifiedKFold
 
-from .ravdess import TASK_CLASSES, task_label
+from .labels import TASK_CLASSES, task_label
+from .files import write_csv
+from .numeric import balanced_accuracy, zscore
+from .reproducibility import git_commit
 from .speakers import fold_of, gender_of
 
 SPEAKER_INDEPENDENT = "speaker_independent"   # speaker folds over every corpus of the dataset (pooled)
@@ -149,8 +151,7 @@ def speaker_normalise(X: np.ndarray, actors: np.ndarray, scale: bool = True) -> 
     out = np.empty_like(X)
     for a in np.unique(actors):
         m = actors == a
-        mu, sd = X[m].mean(axis=0), X[m].std(axis=0)
-        out[m] = (X[m] - mu) / (np.where(sd > 1e-12, sd, 1.0) if scale else 1.0)
+        out[m] = zscore(X[m], scale=scale)
     return out
 
 
@@ -181,7 +182,7 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[s
     with warnings.catch_warnings():  # a fold may lack a class: that is expected, not news
         warnings.simplefilter("ignore", UserWarning)
         return {"wa": float(accuracy_score(y_true, y_pred)),
-                "ua": float(balanced_accuracy_score(y_true, y_pred)),
+                "ua": balanced_accuracy(y_true, y_pred),
                 # over the classes present in this fold (a fold of one gender has no male F1)
                 "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
 
@@ -236,14 +237,6 @@ def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], 
 
 
 # ----------------------------------------------------------------------------- results table
-def git_commit(root: Path | None = None) -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: str, protocol: str,
                normalisation: str, profile: str, notebook: str, params: dict | None = None,
                train_corpora: str | None = None, test_corpora: str | None = None) -> dict:
@@ -257,13 +250,6 @@ def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-
-
 def _upsert(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     if path.exists():
         old = pd.read_csv(path, keep_default_na=False, na_values=[""])
@@ -271,7 +257,7 @@ def _upsert(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     else:
         merged = new
     merged = merged.sort_values(key, kind="mergesort").reset_index(drop=True)  # stable file order
-    _atomic_csv(merged, path)
+    write_csv(merged, path)
     return merged
 
 
@@ -283,7 +269,7 @@ def record(results_dir: Path, row: dict, res: CVResult) -> None:
     folds = res.folds.assign(**{k: row[k] for k in KEY})
     _upsert(results_dir / "folds.csv", folds[KEY + list(res.folds.columns)], KEY + ["fold"])
     name = "__".join(str(row[k]) for k in KEY) + ".csv"
-    _atomic_csv(res.predictions, results_dir / "predictions" / name)
+    write_csv(res.predictions, results_dir / "predictions" / name)
 
 
 def forget(results_dir: Path, notebook: str, dataset: str) -> int:
@@ -296,12 +282,12 @@ def forget(results_dir: Path, notebook: str, dataset: str) -> int:
     summary = pd.read_csv(path, keep_default_na=False, na_values=[""])
     gone = summary[(summary.notebook.astype(str) == notebook) & (summary.dataset.astype(str) == dataset)]
     if len(gone):
-        _atomic_csv(summary.drop(gone.index), path)
+        write_csv(summary.drop(gone.index), path)
         folds_path = results_dir / "folds.csv"
         if folds_path.exists():
             folds = pd.read_csv(folds_path, keep_default_na=False, na_values=[""])
             keys = set(map(tuple, gone[KEY].astype(str).to_numpy()))
-            _atomic_csv(folds[[tuple(r) not in keys for r in folds[KEY].astype(str).to_numpy()]], folds_path)
+            write_csv(folds[[tuple(r) not in keys for r in folds[KEY].astype(str).to_numpy()]], folds_path)
         for r in gone.itertuples():
             (results_dir / "predictions" / ("__".join(str(getattr(r, k)) for k in KEY) + ".csv")).unlink(missing_ok=True)
     return len(gone)

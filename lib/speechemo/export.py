@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import evaluation as ev
+from . import evaluation as ev, files
 from .calibration import LinearHead
 from .features import FEATURE_SETS
 
@@ -120,15 +120,9 @@ def encoder_to_tflite(encoder, out_dir: Path) -> dict[str, str]:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if variant == "int8":
             conv.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: no calibration data
-        _atomic_bytes(Path(out_dir) / name, conv.convert())
+        files.write_bytes(Path(out_dir) / name, conv.convert())
         written[variant] = name
     return written
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 # ----------------------------------------------------------------------------- the bundle
@@ -195,7 +189,7 @@ def corpus_calibration(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray
     """Per corpus, on the out-of-fold clips: ECE before and after the deployed temperature, and
     the temperature that corpus alone would want (a diagnostic of how far confidence carries)."""
     from .calibration import ece, probabilities
-    from .ridge import fit_temperature
+    from .numeric import fit_temperature
 
     out = {}
     rows = oof["row"].to_numpy()
@@ -214,11 +208,8 @@ def write_bundle(out_dir: Path, spec: dict, heads: dict[str, LinearHead], card: 
                  extra_files: dict[str, Path], requirements: list[str], encoder=None) -> Path:
     """Write the bundle into a temporary folder, then swap it into place (never half-written).
     ``encoder``: the loaded Keras encoder, converted when a head uses its set."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "figures").mkdir(parents=True)
-    try:
+    with files.atomic_dir(out_dir) as tmp:
+        (tmp / "figures").mkdir()
         arrays = {}
         for name, h in heads.items():
             arrays[f"{name}__W"], arrays[f"{name}__b"] = h.W.astype(np.float32), h.b.astype(np.float32)
@@ -235,13 +226,7 @@ def write_bundle(out_dir: Path, spec: dict, heads: dict[str, LinearHead], card: 
             if Path(src).exists():
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, tmp / name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
-    return out_dir
+    return Path(out_dir)
 
 
 # ----------------------------------------------------------------------------- checks

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audio
+from . import audio, files
 
 SR = audio.TARGET_SR
 N_FFT = 1024
@@ -338,18 +338,13 @@ def cache_path(cache_dir: Path, set_name: str, content_md5: str) -> Path:
 
 
 def _save(path: Path, value: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    try:
+    with files.atomic_path(path, ".npz") as tmp:
         if isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
             np.savez(tmp, names=np.array(list(value)), values=np.array(list(value.values()), np.float64))
         elif isinstance(value, np.ndarray):  # a long vector whose column names the registry knows
             np.savez(tmp, values=value)
         else:
             np.savez(tmp, **value)  # type: ignore[arg-type]
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)  # nothing half-written is left behind
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, features
+from .labels import SENTIMENT_NAMES, sentiment_from_emotion
+from .numeric import softmax, zscore
 
 MIN_SECONDS = 0.3
 MAX_SECONDS = 30.0
@@ -67,12 +69,6 @@ class EncoderLite:
         it.set_tensor(inp["index"], mel[None].astype(np.float32))
         it.invoke()
         return it.get_tensor(out["index"])[0].copy()
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Bundle:
@@ -164,9 +160,6 @@ class Bundle:
                 "probabilities": {c: float(v) for c, v in zip(labels, p)}, "model": name}
 
     def _sentiment_from_emotion(self, emo: dict) -> dict:
-        from .deep import sentiment_from_emotion
-        from .ravdess import SENTIMENT_NAMES
-
         names = list(emo["probabilities"])
         ps = sentiment_from_emotion(np.array([[emo["probabilities"][c] for c in names]]), names)[0]
         return {"label": SENTIMENT_NAMES[int(ps.argmax())], "confidence": float(ps.max()),
@@ -247,9 +240,7 @@ class Bundle:
             if not name:
                 continue
             X = np.stack([self.head_input(name, v) for v in vectors])
-            mu = X.mean(axis=0)
-            sd = X.std(axis=0) if statistic == "mean and std" else None
-            out[name] = (X - mu) / (np.where(sd > 1e-12, sd, 1.0) if sd is not None else 1.0)
+            out[name] = zscore(X, scale=statistic == "mean and std")
         return out
 
     @staticmethod

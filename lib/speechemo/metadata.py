@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
+from . import files
 from .ravdess import ALL_ACTORS, FILES_PER_ACTOR, RavdessNameError, actor_utterances, format_name, parse_name
 
 COLUMNS = ["path", "file", "actor", "gender", "emotion_code", "emotion", "intensity_code",
@@ -137,10 +138,7 @@ def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
 
 def save_table(table: pd.DataFrame, path: Path) -> None:
     """Write a CSV atomically (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    files.write_csv(table, path)
 
 
 def load_table(path: Path) -> pd.DataFrame:

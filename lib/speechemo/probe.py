@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from . import evaluation as ev
+from .numeric import zscore
 
 # fit(X_train, y_train, actors_train) -> predict(X) -> labels
 Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
@@ -99,13 +100,6 @@ def _voice_answers(model, X: np.ndarray, y: np.ndarray, voices: np.ndarray, clas
     return out
 
 
-def normalise_with(X: np.ndarray, stats_rows: np.ndarray, scale: bool = True) -> np.ndarray:
-    """Z-score ``X`` with the mean and std of ``stats_rows`` (one speaker's clips); with
-    ``scale=False`` only subtract their mean (a mean needs far fewer clips than a std)."""
-    mu, sd = stats_rows.mean(axis=0), stats_rows.std(axis=0)
-    return (X - mu) / (np.where(sd > 1e-12, sd, 1.0) if scale else 1.0)
-
-
 def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,
                       fit_single: Fitter, ks: list[int | str], repeats: int = 5, seed: int = 0,
                       progress: bool = True, scale: bool = True) -> pd.DataFrame:
@@ -139,7 +133,7 @@ def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: st
                         rows_a = te[actors[te] == a]
                         pick = rows_a if k == "all" else rng.choice(rows_a, size=min(int(k), len(rows_a)),
                                                                     replace=False)
-                        Z[actors[te] == a] = normalise_with(X[rows_a], X[pick], scale=scale)
+                        Z[actors[te] == a] = zscore(X[rows_a], X[pick], scale=scale)
                     pred = predict_norm(Z)
                 rows.append({"statistics": stats, "k": str(k), "fold": fold, "repeat": r,
                              **ev.scores(y[te], pred, classes)})

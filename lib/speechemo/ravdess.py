@@ -1,32 +1,17 @@
-"""RAVDESS naming scheme, label definitions and the EmoBox speaker-independent folds."""
+"""RAVDESS naming scheme (codes into the workbook's labels) and the EmoBox speaker-independent folds."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from .labels import SENTIMENT_OF
+
 EMOTIONS: dict[int, str] = {
     1: "neutral", 2: "calm", 3: "happy", 4: "sad",
     5: "angry", 6: "fearful", 7: "disgust", 8: "surprised",
 }
-EMOTION_NAMES: list[str] = [EMOTIONS[k] for k in sorted(EMOTIONS)]
 INTENSITIES: dict[int, str] = {1: "normal", 2: "strong"}
 STATEMENTS: dict[int, str] = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
-SENTIMENT_OF: dict[str, str] = {
-    "neutral": "neutral", "calm": "neutral",
-    "happy": "positive", "surprised": "positive",
-    "sad": "negative", "angry": "negative", "fearful": "negative", "disgust": "negative",
-}
-SENTIMENT_NAMES: list[str] = ["neutral", "positive", "negative"]
-GENDER_NAMES: list[str] = ["female", "male"]
-GENDER_EMOTION_NAMES: list[str] = [f"{g}_{e}" for g in GENDER_NAMES for e in EMOTION_NAMES]
-
-#: Classes of every task, in a fixed order (the order of the model outputs).
-TASK_CLASSES: dict[str, list[str]] = {
-    "emotion": EMOTION_NAMES,
-    "gender": GENDER_NAMES,
-    "sentiment": SENTIMENT_NAMES,
-    "gender_emotion": GENDER_EMOTION_NAMES,
-}
 
 #: EmoBox RAVDESS folds (Ma et al. 2024): test actors of each of the 6 folds.
 EMOBOX_FOLDS: dict[int, tuple[int, ...]] = {
@@ -131,19 +116,6 @@ def actor_utterances(actor: int) -> list[Utterance]:
                 for rep in (1, 2):
                     out.append(Utterance(3, 1, emo, inten, stmt, rep, actor))
     return out
-
-
-def task_label(task: str, emotion: str, gender: str) -> str:
-    """The class name of an utterance for a task (see ``TASK_CLASSES``)."""
-    if task == "emotion":
-        return emotion
-    if task == "gender":
-        return gender
-    if task == "sentiment":
-        return SENTIMENT_OF[emotion]
-    if task == "gender_emotion":
-        return f"{gender}_{emotion}"
-    raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASK_CLASSES)}")
 
 
 def fold_of_actor(actor: int) -> int:

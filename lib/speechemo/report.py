@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import evaluation as ev
-from .ravdess import TASK_CLASSES
+from . import evaluation as ev, files
+from .labels import TASK_CLASSES
+from .numeric import percent
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 CORPORA_START, CORPORA_END = "<!-- corpora:start -->", "<!-- corpora:end -->"
+MODULES_START, MODULES_END = "<!-- modules:start -->", "<!-- modules:end -->"
 SINGLE_CLIP = "none"
 #: how each normalisation is named in the protocol table (what it needs at prediction time)
 NORMALISATIONS = {"none": "none (one clip)", "speaker": "speaker (all clips of the voice)",
@@ -33,10 +35,6 @@ def best_per_model(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return ev.rank(s).groupby(["task", "model"], sort=False).head(1)
 
 
-def _pct(v: float, sd: float) -> str:
-    return f"{v * 100:.1f} ± {sd * 100:.1f}"
-
-
 def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
     """The table (best per task in bold) plus provenance and the best single-clip model per task."""
     rows = best_per_model(summary, dataset)
@@ -48,17 +46,17 @@ def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
             continue
         top = t.ua.max()
         for r in t.sort_values(["notebook", "model"]).itertuples():
-            ua = _pct(r.ua, r.ua_std)
+            ua = percent(r.ua, r.ua_std, unit=False)
             lines.append(f"| {task} ({len(TASK_CLASSES[task])}) | {r.model} | {r.features} | "
                          f"{'yes' if r.normalisation == 'speaker' else 'no'} | "
-                         f"{'**' + ua + '**' if r.ua == top else ua} | {_pct(r.wa, r.wa_std)} | {r.notebook} |")
+                         f"{'**' + ua + '**' if r.ua == top else ua} | {percent(r.wa, r.wa_std, unit=False)} | {r.notebook} |")
     s = summary[(summary.dataset == dataset) & (summary.protocol == ev.SPEAKER_INDEPENDENT)]
     single = []
     for task in TASK_CLASSES:
         t = s[(s.task == task) & (s.normalisation == SINGLE_CLIP)]
         if len(t):
             b = ev.rank(t).iloc[0]
-            single.append(f"{task} {b.model} / {b.features} UA {_pct(b.ua, b.ua_std)}")
+            single.append(f"{task} {b.model} / {b.features} UA {percent(b.ua, b.ua_std, unit=False)}")
     profiles = ", ".join(sorted(set(s.profile.astype(str))))
     commits = ", ".join(sorted(set(s.commit.astype(str))))
     dates = pd.to_datetime(s.created)
@@ -91,7 +89,7 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
             if t.empty:
                 continue
             best = ev.rank(t).groupby("column").head(1).set_index("column")
-            cells = [f"{_pct(best.loc[c].ua, best.loc[c].ua_std)} ({best.loc[c].model} / {best.loc[c].features})"
+            cells = [f"{percent(best.loc[c].ua, best.loc[c].ua_std, unit=False)} ({best.loc[c].model} / {best.loc[c].features})"
                      if c in best.index else "—" for c in columns]
             lines.append(f"| {task} | {label} | " + " | ".join(cells) + " |")
     dates = pd.to_datetime(s.created)
@@ -103,6 +101,16 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
     return "\n".join(lines)
 
 
+def module_map_markdown() -> str:
+    """The README's module map: one row per layer of ``speechemo.LAYERS``, lowest first."""
+    import speechemo
+
+    lines = ["| layer (lowest first) | modules |", "|---|---|"]
+    for layer, mods in speechemo.LAYERS.items():
+        lines.append(f"| {layer} | " + "; ".join(f"`{m}` ({what})" for m, what in mods.items()) + " |")
+    return "\n".join(lines)
+
+
 def update_readme(readme: Path, table: str, start: str = START, end: str = END) -> None:
     """Replace what stands between the markers (atomically)."""
     text = readme.read_text()
@@ -110,9 +118,7 @@ def update_readme(readme: Path, table: str, start: str = START, end: str = END) 
         raise ValueError(f"{readme}: the markers {start} and {end} are missing")
     new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}", text,
                  flags=re.S)
-    tmp = readme.with_name(readme.name + ".tmp")
-    tmp.write_text(new)
-    tmp.replace(readme)
+    files.write_text(readme, new)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--readme", default="README.md")
     ap.add_argument("--dataset", default="ravdess")
     a = ap.parse_args(argv)
+    update_readme(Path(a.readme), module_map_markdown(), MODULES_START, MODULES_END)
     summary = pd.read_csv(a.summary)
     try:
         table = results_markdown(summary, a.dataset)

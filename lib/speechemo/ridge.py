@@ -9,7 +9,7 @@ scikit-learn's ``RidgeClassifier``), clips are weighted so that every class coun
 columns are standardised with the statistics of the training rows given to ``fit`` (labels unused).
 ``decision_function`` gives
 one score per class; ``predict_proba`` a softmax of the scores divided by a temperature fitted by
-nested CV on the training data only (see ``fit_temperature``).
+nested CV on the training data only (see ``numeric.fit_temperature``).
 """
 from __future__ import annotations
 
@@ -18,12 +18,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.class_weight import compute_sample_weight
 
+from .numeric import balanced_accuracy, fit_temperature, softmax
+
 DEFAULT_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
-
-
-def _balanced_ua(y: np.ndarray, pred: np.ndarray) -> float:
-    classes = np.unique(y)
-    return float(np.mean([(pred[y == c] == c).mean() for c in classes]))
 
 
 class _Gram:
@@ -129,7 +126,7 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         gram = _Gram(X, self._scale(X.shape[1]))
         if len(self.alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
             oof, _ = self.inner_scores(gram, y, np.asarray(groups))
-            self.cv_ua_ = np.array([_balanced_ua(y, self.classes_[o.argmax(1)]) for o in oof])
+            self.cv_ua_ = np.array([balanced_accuracy(y, self.classes_[o.argmax(1)]) for o in oof])
             best = int(np.argmax(self.cv_ua_))
             self.alpha_ = float(self.alphas[best])
             self.temperature_ = fit_temperature(oof[best], np.searchsorted(self.classes_, y))
@@ -149,16 +146,3 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self.decision_function(X) / self.temperature_)
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def fit_temperature(scores: np.ndarray, y_idx: np.ndarray, grid: np.ndarray | None = None) -> float:
-    """The temperature T minimising the log-loss of ``softmax(scores / T)`` on held-out scores."""
-    grid = np.exp(np.linspace(np.log(0.01), np.log(10.0), 121)) if grid is None else grid
-    losses = [-np.mean(np.log(softmax(scores / t)[np.arange(len(y_idx)), y_idx] + 1e-12)) for t in grid]
-    return float(grid[int(np.argmin(losses))])

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio, classical, evaluation as ev, perturb
+from .files import atomic_path
 
 
 def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataFrame:
@@ -57,13 +58,10 @@ def _write(item: tuple[str, str, list[tuple[str, Path]], int]) -> list[tuple[Pat
     for name, dest in jobs:
         try:
             z = np.clip(perturb.apply(name, y, clip_seed(file, name, seed)), -1.0, 1.0)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".tmp")
-            sf.write(tmp, z, audio.TARGET_SR, format="FLAC", subtype="PCM_16")
-            tmp.replace(dest)
+            with atomic_path(dest) as tmp:
+                sf.write(tmp, z, audio.TARGET_SR, format="FLAC", subtype="PCM_16")
             out.append((dest, None))
         except Exception as err:  # noqa: BLE001
-            dest.with_name(dest.name + ".tmp").unlink(missing_ok=True)
             out.append((dest, f"{src} ({name}): {err}"))
     return out
 

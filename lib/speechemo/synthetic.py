@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from .files import atomic_path
 from .ravdess import ALL_ACTORS, EMOTIONS, Utterance, actor_utterances, format_name, gender_of_actor
 
 SAMPLE_RATE = 48_000
@@ -187,9 +188,8 @@ def _write_actor(root: Path, actor: int, seed: int, sr: int) -> list[Path]:
         if is_stereo(u, seed):
             y = np.stack([y, 0.98 * y], axis=1)
         path = folder / format_name(u)
-        tmp = path.with_suffix(".tmp.wav")
-        sf.write(tmp, y, sr, subtype="PCM_16")
-        tmp.replace(path)
+        with atomic_path(path, ".wav") as tmp:
+            sf.write(tmp, y, sr, subtype="PCM_16")
         paths.append(path)
     return paths
 
@@ -325,9 +325,8 @@ def generate_cremad(root: str | Path, actors: int = 6, sentences: tuple[str, ...
         for i, sentence in enumerate(sentences):
             for code, emo in cremad.EMOTIONS.items():
                 path = audio_dir / f"{actor}_{sentence}_{code}_XX.wav"
-                tmp = path.with_suffix(".tmp.wav")
-                sf.write(tmp, _voice_clip(emo, actor, bool(male[actor]), 1 + i % 2, seed, sr), sr, subtype="PCM_16")
-                tmp.replace(path)
+                with atomic_path(path, ".wav") as tmp:
+                    sf.write(tmp, _voice_clip(emo, actor, bool(male[actor]), 1 + i % 2, seed, sr), sr, subtype="PCM_16")
     demo[demo.ActorID.isin(ids)].drop(columns="gender").to_csv(Path(root) / "VideoDemographics.csv", index=False)
     marker.write_text("This corpus is SYNTHETIC (not CREMA-D), made by speechemo.synthetic.\n" + stamp + "\n")
     return audio_dir

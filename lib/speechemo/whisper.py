@@ -33,6 +33,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .files import atomic_path, write_bytes
+
 SR = 16_000
 N_FFT = 400
 HOP = 160
@@ -107,10 +109,8 @@ def join_parts(parts: list[Path], dest: Path, size: int = MODEL_BIN_BYTES,
 
     On any mismatch nothing is left at ``dest`` (nor a temporary file)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     h, n = hashlib.sha256(), 0
-    try:
+    with atomic_path(dest, str(os.getpid())) as tmp:  # one temporary name per process (Dask workers)
         with open(tmp, "wb") as out:
             for part in parts:
                 with open(part, "rb") as f:
@@ -122,9 +122,6 @@ def join_parts(parts: list[Path], dest: Path, size: int = MODEL_BIN_BYTES,
             raise WeightsError(
                 f"joining {', '.join(map(str, parts))} gave {n:,} bytes with sha256 {h.hexdigest()}, "
                 f"expected {size:,} bytes and {sha256}: a part is corrupt; {_INSTALL_HINT}")
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -140,10 +137,7 @@ def model_bin(models_dir: str | Path, whisper_dir: str | Path | None = None) -> 
     for name in SIDE_FILES:  # small, so the cache folder is a complete faster-whisper-base folder
         src, out = parts[0].parent / name, dest.parent / name
         if src.is_file() and not out.is_file():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
-            tmp.write_bytes(src.read_bytes())
-            tmp.replace(out)
+            write_bytes(out, src.read_bytes())
     if dest.exists():
         try:
             verify(dest)

@@ -2,15 +2,15 @@
 and save figures with a descriptive name (stamped when the data are synthetic)."""
 from __future__ import annotations
 
-import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import files
 from .download import DatasetInfo
 from .paths import Layout, layout
+from .reproducibility import seed_everything
 
 SYNTHETIC_STAMP = "SYNTHETIC DATA - NOT RAVDESS"
 
@@ -47,20 +47,6 @@ def show_banner(info: DatasetInfo) -> None:
         print(banner_markdown(info))
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (when imported) TensorFlow, with op determinism."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    import sys
-
-    if "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        tf.keras.utils.set_random_seed(seed)
-        tf.config.experimental.enable_op_determinism()
-
-
 def start(data_dir: str = "data", outputs_dir: str = "outputs", profile: str = "full",
           seed: int = 0, banner: bool = True) -> Context:
     """Resolve the folders, read ``dataset.json`` written by notebook 00 and show the banner."""
@@ -80,9 +66,8 @@ def save_figure(fig, ctx: Context, name: str) -> Path:
         fig.text(0.5, 0.995, SYNTHETIC_STAMP, ha="center", va="top", color="#c00",
                  fontsize=11, weight="bold")
     path = ctx.lay.figures / f"{name}.png"
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with files.atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     return path
 
 
@@ -200,7 +185,7 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
     ``upto``: a notebook name; only rows written by it and the notebooks before it are shown, so a
     notebook's output never depends on whether a later notebook has run already."""
     from . import evaluation as ev, plots, reference
-    from .ravdess import TASK_CLASSES
+    from .labels import TASK_CLASSES
 
     s = ev.load_summary(ctx.lay.results)
     s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()

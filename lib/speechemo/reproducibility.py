@@ -1,0 +1,38 @@
+"""What makes a run repeatable and traceable: seeds for every random source, and the commit (with
+a dirty flag) that result rows are stamped with."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (when imported) TensorFlow, with op determinism."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    if "tensorflow" in sys.modules:  # never import TensorFlow just to seed it
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The short commit of the working tree, ``+dirty`` when tracked files differ from it
+    (``unknown`` outside a git checkout)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        if not commit:
+            return "unknown"
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

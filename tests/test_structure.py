@@ -11,8 +11,6 @@ from speechemo import report
 PACKAGE = Path(speechemo.__file__).parent
 ROOT = PACKAGE.parents[1]
 MAX_LINES = 450
-#: modules still over the limit, with why; the test fails if one gets under it (then drop it here)
-OVER_LIMIT = {"features": "to be split by the feature-set registry (issue 18)"}
 
 
 def layer_of() -> dict[str, int]:
@@ -68,10 +66,7 @@ def test_serving_imports_nothing_from_training():
 @pytest.mark.parametrize("module", modules())
 def test_module_size(module):
     n = len((PACKAGE / f"{module}.py").read_text().splitlines())
-    if module in OVER_LIMIT:
-        assert n > MAX_LINES, f"{module} is now {n} lines: remove it from OVER_LIMIT"
-    else:
-        assert n <= MAX_LINES, f"{module}.py has {n} lines (at most {MAX_LINES}): split it by what it does"
+    assert n <= MAX_LINES, f"{module}.py has {n} lines (at most {MAX_LINES}): split it by what it does"
 
 
 def test_readme_module_map_is_generated_from_layers():

@@ -43,12 +43,13 @@ def test_some_stereo_files_in_a_full_corpus_plan():
 
 def _mean_cues(emotion_code: int) -> tuple[float, float]:
     """Median voiced F0 (relative to the gender's typical F0) and mean level, over 8 actors."""
-    from speechemo import audio, features
+    from speechemo import audio
+    from speechemo.frames import Frames
     f0s, levels = [], []
     for actor in range(1, 9):
         u = Utterance(3, 1, emotion_code, 1 if emotion_code == 1 else 2, 1, 1, actor)
         y = audio.trim_silence(audio.resample(synthesize(u), 48_000))
-        llf = features.Frames.of(y).llf()
+        llf = Frames.of(y).llf()
         voiced = llf["voiced"] > 0
         f0s.append(np.median(llf["f0"][voiced]) / (120 if actor % 2 else 205))
         levels.append(20 * np.log10(np.mean(llf["rms"])))

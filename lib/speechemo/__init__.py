@@ -34,8 +34,13 @@ LAYERS: dict[str, dict[str, str]] = {
         "datasets": "one corpus or a union of corpora",
     },
     "features": {
+        "frames": "one STFT and the low-level descriptors of a clip",
+        "feature_registry": "what a feature set and an encoder are; the registries",
+        "clip_features": "per-clip sets computed with librosa (seed, functionals, sequence, image)",
+        "opensmile_features": "openSMILE sets (eGeMAPS, ComParE) and the eGeMAPS groups",
         "whisper": "Whisper base encoder: weights, front end, Keras model",
-        "features": "feature sets, per-clip extraction and the cache",
+        "encoders": "the registered encoders and their pooled sets (whisper_base)",
+        "features": "extraction of registered sets and the cache",
     },
     "serving": {
         "inference": "load an exported bundle and answer clips",

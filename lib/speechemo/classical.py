@@ -78,6 +78,19 @@ def pipeline(name: str, budget: Budget, seed: int = 0, threads: int = 2) -> Pipe
     return Pipeline([("scale", StandardScaler()), ("model", make_model(name, budget, seed, threads))])
 
 
+def inner_splits(y: np.ndarray, actors: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Actor-grouped inner (train, validation) splits of a training set for a nested search,
+    keeping only those whose training part holds every class: with a single speaker of one gender
+    among the training actors, the split that leaves that speaker out would train on one class
+    (the SVM cannot, and sklearn would score it NaN with a warning). If no split qualifies, the
+    first one is kept (the search then reports the failure rather than hiding it)."""
+    groups = inner_groups(actors, n)
+    splits = list(GroupKFold(n_splits=min(n, len(np.unique(groups)))).split(y, y, groups))
+    whole = len(np.unique(y))
+    kept = [(tr, va) for tr, va in splits if len(np.unique(y[tr])) == whole]
+    return kept or splits[:1]
+
+
 def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0,
         n_jobs: int = 2, params: dict | None = None):
     """Fit the pipeline on training data only. The SVM's C is chosen by a nested search whose
@@ -90,9 +103,9 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
         est.set_params(**{f"model__{k}": v for k, v in params.items()})
     grid = search_grid(name, budget)
     if grid:
-        cv = GroupKFold(n_splits=min(budget.inner_folds, len(np.unique(actors))))
+        cv = inner_splits(yi, actors, budget.inner_folds)
         est = GridSearchCV(est, grid, scoring=make_scorer(balanced_accuracy), cv=cv, n_jobs=n_jobs)
-        est.fit(X, yi, groups=inner_groups(actors, budget.inner_folds))
+        est.fit(X, yi)
     elif name == "ridge":  # penalty and temperature chosen by nested CV over training actors
         est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds))
     elif name == "xgboost":

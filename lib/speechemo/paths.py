@@ -59,6 +59,19 @@ class Layout:
         return self.results / "summary.csv"
 
 
+def from_root(path: str | Path) -> Path:
+    """A path as the workbook reads it: absolute as given, relative to the project root otherwise
+    (notebooks run in another folder, and a path must mean the same on every machine)."""
+    return (project_root() / Path(path).expanduser()).resolve()
+
+
+def portable(path: str | Path) -> str:
+    """The form of ``path`` (relative to this folder) to hand to a notebook: relative to the project
+    root when inside it (the same text on every machine), absolute otherwise."""
+    full, root = Path(path).expanduser().resolve(), project_root()
+    return str(full.relative_to(root)) if full.is_relative_to(root) else str(full)
+
+
 def layout(data_dir: str = "data", outputs_dir: str = "outputs") -> Layout:
     """Resolve ``data_dir`` and ``outputs_dir`` (relative to the root unless absolute)."""
     root = project_root()

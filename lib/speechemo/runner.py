@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import project_root
+from .paths import portable, project_root
 
 
 def notebooks(root: Path, only: str | None = None) -> list[Path]:
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus-dir", default=None, help="the corpus folder as distributed (csv: the list file)")
     ap.add_argument("--synthetic-corpus", action="store_true",
                     help="write a small synthetic corpus in the --corpus layout into --corpus-dir first (tests)")
+    ap.add_argument("--prepare", action="store_true",
+                    help="only write what the notebooks need before they run (the synthetic corpus), run none")
     a = ap.parse_args(argv)
     from .datasets import parts_of
 
@@ -104,10 +106,12 @@ def main(argv: list[str] | None = None) -> None:
             write_corpus_layout(a.corpus, a.corpus_dir)
     if bool(a.corpus) != bool(a.corpus_dir):
         raise SystemExit("give both --corpus and --corpus-dir (make ... CORPUS=emodb CORPUS_DIR=/path/to/emodb)")
+    if a.prepare:
+        return
     params = {"dataset": a.dataset, "source": absolute_sources(a.source), "profile": a.profile,
               "synthetic_actors": a.actors, "data_dir": a.data_dir, "outputs_dir": a.outputs_dir,
               "scheduler": a.scheduler, "corpus": a.corpus,
-              "corpus_dir": str(Path(a.corpus_dir).resolve()) if a.corpus_dir else None}
+              "corpus_dir": portable(a.corpus_dir) if a.corpus_dir else None}
     run(params, a.outputs_dir, a.only)
 
 

@@ -47,11 +47,22 @@ def show_banner(info: DatasetInfo) -> None:
         print(banner_markdown(info))
 
 
+def quiet_known_warnings() -> None:
+    """Silence warnings that say nothing about the work, each with its reason (any other warning
+    still shows in the notebook and in the test log)."""
+    import warnings
+
+    # pooch (imported by librosa and by the downloader) imports tqdm.auto, which in a notebook
+    # without ipywidgets warns once and falls back to the text bars the executed notebooks keep
+    warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
+
+
 def start(data_dir: str = "data", outputs_dir: str = "outputs", profile: str = "full",
           seed: int = 0, banner: bool = True) -> Context:
     """Resolve the folders, read ``dataset.json`` written by notebook 00 and show the banner."""
     if profile not in ("full", "quick"):
         raise ValueError(f"profile must be 'full' or 'quick', not {profile!r}")
+    quiet_known_warnings()
     lay = layout(data_dir, outputs_dir)
     info = DatasetInfo.load(lay.dataset_json)
     seed_everything(seed)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from speechemo import evaluation as ev, export, features, inference
+from speechemo import evaluation as ev, export, features, inference, profiles
 from speechemo.labels import TASK_CLASSES
 
 
@@ -25,14 +25,14 @@ def _row(model: str, feats: str, norm: str = "none", ua: float = 0.5) -> pd.Seri
 def bundle_dir(tiny_table, tmp_path_factory):
     """A bundle as notebook 07 writes it: the TFLite encoder, a ridge emotion head on its pooled
     states (single clip and speaker-centred), a logistic-regression gender head on functionals."""
-    from speechemo import calibration, card, classical, whisper
+    from speechemo import calibration, card, whisper
 
     work = tmp_path_factory.mktemp("bundle")
     ext = features.extract(tiny_table, ["whisper_base", "functionals"], work / "data" / "features", n_jobs=1,
                            progress=False)
     meta = tiny_table.set_index("file").loc[ext.files]
     actors = meta.actor.to_numpy()
-    budget = classical.BUDGETS["quick"]
+    budget = profiles.get("quick").training
     plan = [{"name": "emotion", "task": "emotion", "normalisation": "none", "row": _row("ridge", "whisper_base")},
             {"name": "emotion_speaker", "task": "emotion", "normalisation": "speaker",
              "row": _row("ridge", "whisper_base", "speaker")},

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speechemo import calibration, classical
+from speechemo import calibration, classical, profiles
 
 
 def _data(k: int, n: int = 240, d: int = 6, seed: int = 0):
@@ -18,7 +18,7 @@ def _data(k: int, n: int = 240, d: int = 6, seed: int = 0):
 @pytest.mark.parametrize("name, k", [("logreg", 2), ("logreg", 4), ("ridge", 3)])
 def test_linear_map_reproduces_the_fitted_model(name, k):
     X, y, actors = _data(k)
-    est, enc = classical.fit(name, X, y, actors, classical.BUDGETS["quick"], n_jobs=1)
+    est, enc = classical.fit(name, X, y, actors, profiles.get("quick").training, n_jobs=1)
     W, b = calibration.linear_map(est)
     logits = X @ W.T + b
     assert (enc.inverse_transform(logits.argmax(1)) == enc.inverse_transform(est.predict(X))).all()
@@ -38,7 +38,7 @@ def test_ece_by_hand():
 def test_temperature_cools_an_overconfident_head_and_lowers_ece():
     X, y, actors = _data(4, n=480, d=40, seed=1)
     X = X + np.random.default_rng(2).normal(scale=4, size=X.shape)  # noisy: plain LR is overconfident
-    oof, heads = calibration.out_of_fold("logreg", X, y, actors, classical.BUDGETS["quick"],
+    oof, heads = calibration.out_of_fold("logreg", X, y, actors, profiles.get("quick").training,
                                          ["c0", "c1", "c2", "c3"], n_jobs=1, progress=False)
     assert len(heads) == 6 and sorted(oof.row) == list(range(len(y)))
     e = calibration.ece_table(oof, ["c0", "c1", "c2", "c3"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
-from speechemo import crosscorpus
+from speechemo import crosscorpus, profiles
 from speechemo.labels import EMOTION_NAMES
 from speechemo.synthetic import write_corpus_layout
 from test_app import bundle_dir  # noqa: F401 - the same bundle
@@ -61,7 +61,7 @@ def test_class_scores_for_binary_and_multiclass_models():
     for name, labels in (("svm_rbf", ["female", "male"]), ("logreg", ["happy", "sad", "angry"])):
         y = np.array(labels)[np.arange(80) % len(labels)]
         est, enc = classical.fit(name, X + (np.arange(80) % len(labels))[:, None], y, actors,
-                                 classical.BUDGETS["quick"], n_jobs=1)
+                                 profiles.get("quick").training, n_jobs=1)
         s = crosscorpus.class_scores(est, enc, X[:5], ["female", "male"] if len(labels) == 2 else EMOTION_NAMES)
         assert s.shape == (5, len(labels) if len(labels) == 2 else 8) and np.isfinite(s).sum() == 5 * len(labels)
         assert isinstance(enc, LabelEncoder)

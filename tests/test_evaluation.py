@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from speechemo import classical, evaluation as ev
+from speechemo import classical, evaluation as ev, profiles
 from speechemo.ravdess import ALL_ACTORS, EMOBOX_FOLDS
 
 
@@ -66,7 +66,7 @@ def test_no_test_actor_reaches_a_fitted_scaler(monkeypatch, model):
     SpyScaler.seen = []
     monkeypatch.setattr(classical, "StandardScaler", SpyScaler)
     splits = ev.speaker_folds(actors)
-    fp = classical.fit_predict_fn(model, X, y, actors, classical.BUDGETS["quick"])
+    fp = classical.fit_predict_fn(model, X, y, actors, profiles.get("quick").training)
     ev.cross_validate(fp, y, splits, ["a", "b", "c"])
     _assert_no_leak(SpyScaler.seen, splits, actors)
 
@@ -113,7 +113,7 @@ def test_speaker_normalise_uses_each_speakers_own_rows():
 
 def test_results_table_schema_and_upsert(tmp_path):
     X, y, actors = _toy()
-    fp = classical.fit_predict_fn("logreg", X, y, actors, classical.BUDGETS["quick"])
+    fp = classical.fit_predict_fn("logreg", X, y, actors, profiles.get("quick").training)
     res = ev.cross_validate(fp, y, ev.speaker_folds(actors), ["a", "b", "c"], files=[f"f{i}" for i in range(len(y))])
     row = ev.result_row(res, dataset="synthetic", task="emotion", features="toy", model="logreg",
                         protocol=ev.SPEAKER_INDEPENDENT, normalisation="none", profile="quick", notebook="t")

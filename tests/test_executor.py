@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from speechemo import classical, evaluation as ev, executor, features, workbook
+from speechemo import classical, evaluation as ev, executor, features, profiles, workbook
 from speechemo.download import DatasetInfo
 from speechemo.paths import Layout
 
@@ -97,14 +97,14 @@ def _ctx(tmp_path):
     lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
     for p in (lay.data, lay.results):
         p.mkdir(parents=True, exist_ok=True)
-    return workbook.Context(lay, DatasetInfo("synthetic", str(tmp_path), "test"), "quick")
+    return workbook.Context(lay, DatasetInfo("synthetic", str(tmp_path), "test"), "quick", profiles.get("quick"))
 
 
 def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_path):
     ext = features.extract(tiny_table, ["functionals"], tmp_path / "f", n_jobs=2, progress=False)
     meta = tiny_table.set_index("file").loc[ext.files]
     X, actors = ext.tables["functionals"].to_numpy(), meta["actor"].to_numpy()
-    budget = classical.BUDGETS["quick"]
+    budget = profiles.get("quick").training
     runs = [("emotion", "xgboost", "functionals", "none"), ("sentiment", "logreg", "functionals", "none")]
 
     def grid(ex, where):

@@ -1,4 +1,4 @@
-"""The dual ridge classifier, its nested penalty search, the calibration curve and the report."""
+"""The dual ridge classifier, its nested penalty search, the calibrate-to-a-voice curve and the report."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +6,7 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
-from speechemo import classical, evaluation as ev, probe, report
+from speechemo import classical, evaluation as ev, probe, profiles, report
 from speechemo.numeric import fit_temperature, softmax
 from speechemo.ridge import DualRidgeClassifier
 
@@ -77,16 +77,16 @@ def test_temperature_lowers_the_log_loss():
 
 def test_ridge_through_the_classical_interface_learns():
     X, y, actors = _data()
-    budget = classical.BUDGETS["quick"]
+    budget = profiles.get("quick").training
     res = ev.cross_validate(classical.fit_predict_fn("ridge", X, y, actors, budget), y,
                             ev.speaker_folds(actors), sorted(set(y)))
     assert res.summary()["ua"] > 0.6  # chance is 0.25
 
 
-def test_calibration_curve_ends_match_the_two_models():
+def test_speaker_adaptation_curve_ends_match_the_two_models():
     X, y, actors = _data(n=480, d=80, seed=1)
-    fitter = probe.model_fitter("ridge", classical.BUDGETS["quick"])
-    curve = probe.calibration_curve(X, y, actors, "emotion", fitter, fitter, ks=[0, 4, "all"], repeats=2,
+    fitter = probe.model_fitter("ridge", profiles.get("quick").training)
+    curve = probe.speaker_adaptation_curve(X, y, actors, "emotion", fitter, fitter, ks=[0, 4, "all"], repeats=2,
                                     progress=False)
     assert set(curve.k) == {"0", "4", "all"}
     assert len(curve[curve.k == "4"]) == 2 * len(ev.speaker_folds(actors))
@@ -100,7 +100,7 @@ def test_calibration_curve_ends_match_the_two_models():
     s = probe.curve_summary(curve).loc["mean and std"]
     assert list(s.index) == ["0", "4", "all"] and s.ua["all"] > s.ua["0"]
     # centring only: the model is trained on centred speakers, tested with K-clip means
-    centred = probe.calibration_curve(X, y, actors, "emotion", fitter, fitter, ks=["all"], progress=False, scale=False)
+    centred = probe.speaker_adaptation_curve(X, y, actors, "emotion", fitter, fitter, ks=["all"], progress=False, scale=False)
     Xc = ev.speaker_normalise(X, actors, scale=False)
     assert np.allclose(Xc[actors == 1].mean(axis=0), 0) and set(centred.statistics) == {"mean only"}
     res = ev.cross_validate(lambda tr, te, f: fitter(Xc[tr], y[tr], actors[tr])(Xc[te]), y,

@@ -4,9 +4,10 @@ cost near RAVDESS's."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
-from speechemo import card, export, robustness, workbook
+from speechemo import card, export, profiles, robustness, workbook
 from speechemo.calibration import ece
 from speechemo.download import is_synthetic_name
 
@@ -87,8 +88,9 @@ def test_trained_on_and_the_card_say_which_corpora():
 
 
 def test_union_check_samples_cost_what_ravdess_costs():
-    assert robustness.clips_per_actor("full", 24) == 24 and robustness.clips_per_actor("full", 115) == 5
-    assert robustness.clips_per_actor("quick", 115) == 4
+    full, quick = profiles.get("full").robustness_clips, profiles.get("quick").robustness_clips
+    assert robustness.clips_per_actor(full, 24) == 24 and robustness.clips_per_actor(full, 115) == 5
+    assert robustness.clips_per_actor(quick, 115) == 4
     meta = pd.DataFrame({"actor": np.repeat(np.arange(10), 50)})
     rows = export.check_rows(meta, 100, seed=0)
     assert len(rows) == 100 and (np.bincount(meta.actor.to_numpy()[rows]) == 10).all()
@@ -159,3 +161,29 @@ def test_transfer_probe_gives_one_answer_per_voice_from_its_clips():
     assert {"voice_recall_female", "voice_recall_male"} <= set(out.columns)
     # voices are counted, not clips: 20 test voices -> accuracy a multiple of 1/20
     assert abs(row["voice_accuracy"] * 20 - round(row["voice_accuracy"] * 20)) < 1e-9
+
+
+def test_a_notebook_run_writes_its_resolved_configuration_and_rows_point_to_it(tmp_path, monkeypatch):
+    import json
+
+    from speechemo import evaluation as ev, paths
+    from speechemo.download import DatasetInfo
+
+    monkeypatch.setattr(paths, "project_root", lambda start=None: tmp_path)
+    lay = paths.layout("data", "outputs")
+    DatasetInfo("synthetic", str(tmp_path), "test").save(lay.dataset_json)
+    namespace = {"profile": "quick", "union_tasks": ["emotion", "gender"], "seed": 0, "np": np, "_hidden": 1}
+    ctx = workbook.start("data", "outputs", "quick", 0, banner=False, notebook="06_pretrained_encoder",
+                         params=namespace)
+    record = json.loads((lay.results / ctx.run).read_text())
+    assert record["parameters"] == {"profile": "quick", "union_tasks": ["emotion", "gender"], "seed": 0}
+    assert record["profile"]["training"]["inner_folds"] == profiles.get("quick").training.inner_folds
+    assert "numpy" in record["packages"] and record["commit"]
+    assert ctx.settings is profiles.get("quick")
+    y = np.array(["a", "b"] * 6)
+    res = ev.cross_validate(lambda tr, te, k: y[te], y, [(np.arange(6), np.arange(6, 12))], ["a", "b"])
+    row = ev.result_row(res, dataset="synthetic", task="emotion", features="x", model="m", protocol="p",
+                        normalisation="none", profile="quick", notebook="06", run=ctx.run)
+    assert (lay.results / row["run"]).is_file()
+    with pytest.raises(ValueError, match="PROFILE=quick|full"):
+        profiles.get("fast")

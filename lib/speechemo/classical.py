@@ -1,7 +1,6 @@
 """Classical models (the seed's LR, RF and XGBoost, plus an RBF SVM) behind one interface."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
@@ -15,32 +14,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from .evaluation import cap_per_speaker, inner_groups
 from .numeric import balanced_accuracy
+from .profiles import Budget
 
 MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Sizes chosen per profile (quick for tests, full for real results)."""
-
-    trees: int
-    xgb_rounds: int
-    svm_grid: tuple[float, ...]
-    inner_folds: int
-    logreg_grid: tuple[float, ...] = (0.01, 0.1, 1.0)
-    max_train: int | None = None   # training rows per fit, as clips per speaker (evaluation.cap_per_speaker)
-
-
-BUDGETS = {"quick": Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2,
-                           logreg_grid=(0.01, 1.0)),
-           "full": Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3,
-                          logreg_grid=(0.001, 0.01, 0.1, 1.0), max_train=4500)}
-# max_train: the training rows of one cross-validation fit (a compute budget, not a tuned choice).
-# RAVDESS alone trains on 1,200 clips (never capped); a union keeps every training speaker and the
-# same number of clips of each. The dual ridge costs about the cube of its rows; on fold 1 of
-# CREMA-D (6,200 training clips, whisper_base, emotion) this machine measured UA 71.4 / 75.3 / 77.2 /
-# 77.2 % with 1,600 / 3,000 / 4,500 / all rows, at 2 / 6 / 16 / 34 s per fit. A deployed head's
-# final fit (one per head) uses every clip.
 
 
 def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,42 @@ def result(true: np.ndarray, pred: np.ndarray, classes: list[str], files: list[s
     folds = pd.DataFrame([{"fold": 1, **ev.scores(true, pred, classes), "n_test": len(true), "fit_seconds": seconds}])
     preds = pd.DataFrame({"file": files, "fold": 1, "true": true, "pred": pred})
     return ev.CVResult(classes, folds, preds, seconds)
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One way of answering the target corpus: a label for the table and what it ran."""
+
+    label: str
+    task: str
+    model: str
+    features: str
+    normalisation: str = "none"
+
+
+@dataclass
+class Scored:
+    """An approach scored on the target's shared classes: its table row, the scores (with the
+    confusion matrix) and the one-'fold' result recorded in ``summary.csv``."""
+
+    approach: Approach
+    row: dict
+    scores: dict
+    classes: list[str]
+    result: ev.CVResult
+
+
+def score_approach(approach: Approach, true: np.ndarray, probs: np.ndarray, classes: list[str],
+                   shared: list[str], files, within: float | None = None) -> Scored:
+    """Score ``probs`` (one column per class of the model) against ``true`` on the classes the target
+    shares (emotion: the shared classes present; gender: always both classes). ``within``: the
+    approach's UA inside the training corpora when ``summary.csv`` does not hold it."""
+    scored = scored_classes(approach.task, classes, [c for c in shared if c in set(true)])
+    res = score(true, probs, classes, scored)
+    row = {"approach": approach.label, "task": approach.task, "model": approach.model, "features": approach.features,
+           "normalisation": approach.normalisation, "UA %": res["ua"] * 100, "WA %": res["wa"] * 100,
+           "macro-F1 %": res["macro_f1"] * 100, "n": res["n"], "bundle_within": within}
+    return Scored(approach, row, res, classes, result(true, res["pred"], scored, list(files)))
 
 
 def bundle_predictions(bundle, table: pd.DataFrame, progress: bool = True) -> tuple[pd.DataFrame, list[str]]:

@@ -13,36 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .profiles import TrainConfig
 from .speakers import gender_of
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-# ----------------------------------------------------------------------------- profiles
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training set-up (the seed's: up to 100 epochs, batch 32, Adam, categorical cross-entropy)."""
-
-    epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 12
-    width: int = 16                 # ResNet base width (64 = the ImageNet ResNet-18)
-    units: int = 64                 # LSTM units
-    input_noise: float = 0.0        # LSTM: Gaussian noise on the standardised inputs (training only)
-    bidirectional: bool = False     # LSTM reads the sequence both ways
-    dropout: float = 0.3
-    augment: tuple[str, ...] = ()   # any of: specaugment, shift, noise, mixup
-    seed: int = 0
-
-
-PROFILES = {
-    "lstm": {"quick": TrainConfig(epochs=3, units=16, patience=2, input_noise=0.3, bidirectional=True),
-             "full": TrainConfig(epochs=100, units=64, patience=8, input_noise=0.3, bidirectional=True)},
-    "resnet": {"quick": TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
-               "full": TrainConfig(epochs=25, width=16, patience=6, batch_size=32,
-                                   augment=("specaugment", "shift", "noise", "mixup"))},
-}
 
 
 # ----------------------------------------------------------------------------- data preparation

@@ -239,14 +239,15 @@ def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], 
 # ----------------------------------------------------------------------------- results table
 def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: str, protocol: str,
                normalisation: str, profile: str, notebook: str, params: dict | None = None,
-               train_corpora: str | None = None, test_corpora: str | None = None) -> dict:
+               train_corpora: str | None = None, test_corpora: str | None = None, run: str = "") -> dict:
     """One row of ``summary.csv`` for a cross-validation result (``train_corpora`` and
-    ``test_corpora`` default to the dataset)."""
+    ``test_corpora`` default to the dataset; ``run``: the run's configuration file, relative to the
+    results folder)."""
     return {"dataset": dataset, "task": task, "features": features, "model": model,
             "protocol": protocol, "normalisation": normalisation,
             "train_corpora": train_corpora or dataset, "test_corpora": test_corpora or dataset, **res.summary(),
             "fit_seconds": round(res.fit_seconds, 2), "profile": profile, "notebook": notebook,
-            "params": json.dumps(params or {}, sort_keys=True), "commit": git_commit(),
+            "params": json.dumps(params or {}, sort_keys=True), "commit": git_commit(), "run": run,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

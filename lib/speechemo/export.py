@@ -281,7 +281,7 @@ SPEAKER_TASKS = ("emotion", "sentiment")
 
 
 def plan(summary: pd.DataFrame, dataset: str, policy: dict, robustness: pd.DataFrame | None = None) -> list[dict]:
-    """The heads to ship: the best single-clip head per task and, when the calibration curve found
+    """The heads to ship: the best single-clip head per task and, when the calibrate-to-a-voice curve found
     a number of clips that helps (``policy``), the best speaker-normalised head for emotion and
     sentiment. Tasks without a deployable row are left out (and said so by the caller)."""
     out = []

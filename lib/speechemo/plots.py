@@ -165,3 +165,19 @@ def robustness(table: pd.DataFrame, title: str, ax=None) -> plt.Axes:
     ax.set_yticks(range(len(table)), names, fontsize=8)
     ax.set_title(title)
     return ax
+
+
+def within_vs_target(res: pd.DataFrame, within_col: str, trained_on: str, target: str, chance: float) -> plt.Figure:
+    """Horizontal bars per approach: UA inside the training corpora (grey) and on the target (blue),
+    with emotion chance marked (``res``: the cross-corpus table of notebook 08)."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    labels = res.approach + "\n" + res.task + " · " + res.model + " / " + res.features + " / " + res.normalisation
+    ypos = np.arange(len(res))
+    ax.barh(ypos + 0.2, res[within_col].fillna(0), height=0.4, label=f"within {trained_on} (6 folds)", color="tab:grey")
+    ax.barh(ypos - 0.2, res["UA %"], height=0.4, label=f"on {target}", color="tab:blue")
+    ax.axvline(chance, color="tab:red", ls="--", lw=1, label="chance (emotion)")
+    ax.set_yticks(ypos, labels, fontsize=7)
+    ax.set(xlabel="UA (%)", xlim=(0, 100), title=f"Cross-corpus: trained on {trained_on}, tested on {target}")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

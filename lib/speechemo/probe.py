@@ -1,4 +1,4 @@
-"""Reading a pretrained encoder's embeddings: a layer-wise probe and the calibration curve.
+"""Reading a pretrained encoder's embeddings: a layer-wise probe, a transfer probe and the calibrate-to-a-voice (speaker adaptation) curve.
 
 * ``layer_probe``: how much of a task each hidden state carries -- a plain logistic regression
   with a fixed C on one layer's pooled vector, speaker-independent folds. It describes the encoder;
@@ -6,7 +6,7 @@
 * ``transfer_probe``: how well each block of columns carries a task to a corpus it never saw
   (trained on one corpus, scored on another, per-class recall), one clip at a time and, given the
   speakers, with one answer per voice from all its clips: descriptive, it chooses nothing.
-* ``calibration_curve``: how a speaker-normalised model does when a test speaker's normalisation
+* ``speaker_adaptation_curve``: how a speaker-normalised model does when a test speaker's normalisation
   statistics come from only K of their clips (chosen at random, labels unused), so a user knows
   how many clips of their own voice the app needs. K = 0 is the single-clip model.
 """
@@ -100,7 +100,7 @@ def _voice_answers(model, X: np.ndarray, y: np.ndarray, voices: np.ndarray, clas
     return out
 
 
-def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,
+def speaker_adaptation_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,
                       fit_single: Fitter, ks: list[int | str], repeats: int = 5, seed: int = 0,
                       progress: bool = True, scale: bool = True) -> pd.DataFrame:
     """UA per fold when each test speaker is normalised with statistics from K of their clips.
@@ -118,7 +118,7 @@ def calibration_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: st
     Xn = ev.speaker_normalise(X, actors, scale=scale)
     stats = "mean and std" if scale else "mean only"
     rows = []
-    for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc="calibration curve",
+    for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc="calibrate-to-a-voice curve",
                                          disable=not progress), 1):
         predict_norm = fit_normalised(Xn[tr], y[tr], actors[tr])
         predict_single = fit_single(X[tr], y[tr], actors[tr]) if 0 in ks else None
@@ -150,7 +150,7 @@ def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
 
 
 def same_speaker_policy(curve: pd.DataFrame) -> dict:
-    """From a calibration curve: for each statistic the smallest K whose UA beats the single-clip
+    """From a calibrate-to-a-voice curve: for each statistic the smallest K whose UA beats the single-clip
     model (K = 0); the statistic that gets there with the fewest clips (ties: the higher UA at
     that K) is the one to deploy. ``min_clips`` is None when no K beats a single clip;
     ``measured_on`` passes on the curve's column of that name (the corpus it ran on)."""

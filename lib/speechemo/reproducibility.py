@@ -23,6 +23,24 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+#: the packages whose versions a run records (what its numbers depend on)
+RECORDED_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "xgboost", "tensorflow-cpu", "tensorflow", "keras",
+                     "librosa", "soundfile", "soxr", "opensmile", "papermill", "dask", "distributed")
+
+
+def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (those not installed are left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
 def git_commit(root: Path | None = None) -> str:
     """The short commit of the working tree, ``+dirty`` when tracked files differ from it
     (``unknown`` outside a git checkout)."""

@@ -30,13 +30,10 @@ def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataF
     return meta.loc[[i for i in meta.index if i in set(keep)]]
 
 
-CLIPS_SCORED = {"full": 576, "quick": None}  # perturbed test clips in all (RAVDESS: 24 per actor); quick: 4 per actor
-
-
-def clips_per_actor(profile: str, n_actors: int) -> int:
-    """Clips of every actor the suite perturbs: about ``CLIPS_SCORED`` in all, so a union of
-    corpora costs what RAVDESS costs (RAVDESS's 24 actors: 24 each; RAVDESS + CREMA-D's 115: 5)."""
-    total = CLIPS_SCORED[profile]
+def clips_per_actor(total: int | None, n_actors: int) -> int:
+    """Clips of every actor the suite perturbs: about ``total`` in all (the profile's
+    ``robustness_clips``; None: 4 per actor), so a union of corpora costs what RAVDESS costs
+    (full profile, 576 clips: RAVDESS's 24 actors get 24 each, RAVDESS + CREMA-D's 115 get 5)."""
     return 4 if total is None else max(2, total // max(1, n_actors))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import profiles
 from .encoders import WHISPER_BASE
 
 PLAN_CLIPS = (10_000, 100_000)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = full.set_index("file").loc[ext.files]
     X, actors = ext.tables["functionals"].to_numpy(), meta["actor"].to_numpy()
     runs = [("emotion", m, "functionals", n) for m in classical.MODELS[:4] for n in ("none", "speaker")]
-    budget = classical.BUDGETS["quick"]
+    budget = profiles.get("quick").training
     for n in (1, 2):
         with executor(f"local:{n}") as ex, tempfile.TemporaryDirectory() as tmp:
             from .download import DatasetInfo
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
             lay = Layout(Path(tmp), Path(tmp), Path(tmp))
             lay.results.mkdir(parents=True)
-            ctx = workbook.Context(lay, DatasetInfo("scaling", tmp, "timing only"), "quick")
+            ctx = workbook.Context(lay, DatasetInfo("scaling", tmp, "timing only"), "quick", profiles.get("quick"))
             start = time.perf_counter()
             workbook.evaluate_grid(ctx, runs, meta, notebook="scaling", executor=ex, fit_predict=lambda t, m, fs, nm: (
                 classical.fit_predict_fn(m, ev.speaker_normalise(X, actors) if nm == "speaker" else X,

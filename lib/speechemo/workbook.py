@@ -10,7 +10,8 @@ import numpy as np
 from . import files
 from .download import DatasetInfo
 from .paths import Layout, layout
-from .reproducibility import seed_everything
+from .profiles import Profile, get as get_profile
+from .reproducibility import git_commit, package_versions, seed_everything
 
 SYNTHETIC_STAMP = "SYNTHETIC DATA - NOT RAVDESS"
 
@@ -20,6 +21,8 @@ class Context:
     lay: Layout
     info: DatasetInfo
     profile: str
+    settings: Profile
+    run: str = ""                   # the run's resolved configuration, relative to outputs/results
 
     @property
     def dataset(self) -> str:
@@ -58,17 +61,47 @@ def quiet_known_warnings() -> None:
 
 
 def start(data_dir: str = "data", outputs_dir: str = "outputs", profile: str = "full",
-          seed: int = 0, banner: bool = True) -> Context:
-    """Resolve the folders, read ``dataset.json`` written by notebook 00 and show the banner."""
-    if profile not in ("full", "quick"):
-        raise ValueError(f"profile must be 'full' or 'quick', not {profile!r}")
+          seed: int = 0, banner: bool = True, notebook: str | None = None, params: dict | None = None) -> Context:
+    """Resolve the folders, read ``dataset.json`` written by notebook 00, show the banner and, for a
+    ``notebook``, write the run's resolved configuration (its parameters -- the simple values of
+    ``params``, e.g. the notebook's ``globals()`` -- the profile, package versions and commit) to
+    ``outputs/results/runs/``; the result rows it writes point to that file."""
+    settings = get_profile(profile)
     quiet_known_warnings()
     lay = layout(data_dir, outputs_dir)
     info = DatasetInfo.load(lay.dataset_json)
     seed_everything(seed)
     if banner:
         show_banner(info)
-    return Context(lay, info, profile)
+    run = write_run(lay, notebook, parameters(params or {}), settings, info.kind) if notebook else ""
+    return Context(lay, info, profile, settings, run)
+
+
+def parameters(namespace: dict) -> dict:
+    """The simple values of a namespace (numbers, strings, booleans, None and lists or dicts of
+    them), without private names: a notebook's parameters when called right after its first cells."""
+    def simple(v) -> bool:
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return True
+        if isinstance(v, (list, tuple)):
+            return all(simple(x) for x in v)
+        return isinstance(v, dict) and all(isinstance(k, str) and simple(x) for k, x in v.items())
+
+    return {k: v for k, v in namespace.items() if not k.startswith("_") and k not in ("In", "Out") and simple(v)}
+
+
+def write_run(lay: Layout, notebook: str, params: dict, settings: Profile, dataset: str) -> str:
+    """Write ``runs/<notebook>-<UTC time>.json`` beside ``summary.csv``; returns its relative path."""
+    import json
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    rel = f"runs/{notebook}-{now:%Y%m%dT%H%M%S}.json"
+    record = {"notebook": notebook, "dataset": dataset, "parameters": params, "profile": asdict(settings),
+              "packages": package_versions(), "commit": git_commit(), "started": now.isoformat(timespec="seconds")}
+    files.write_text(lay.results / rel, json.dumps(record, indent=1, default=str) + "\n")
+    return rel
 
 
 def save_figure(fig, ctx: Context, name: str) -> Path:
@@ -134,7 +167,7 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
     train, test = ev.corpora_of(protocol, corpus, ctx.dataset)
     row = ev.result_row(res, dataset=ctx.dataset, task=task, features=features, model=model,
                         protocol=protocol, normalisation=normalisation, profile=ctx.profile,
-                        notebook=notebook, params=params, train_corpora=train, test_corpora=test)
+                        notebook=notebook, params=params, train_corpora=train, test_corpora=test, run=ctx.run)
     ev.record(ctx.lay.results, row, res)
     return res
 
@@ -181,7 +214,7 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
         row = ev.result_row(res, dataset=ctx.dataset, task=task, features=fs, model=model,
                             protocol=protocols[run], normalisation=norm, profile=ctx.profile,
                             notebook=notebook, params=params(task, model, fs, norm) if params else None,
-                            train_corpora=train, test_corpora=test)
+                            train_corpora=train, test_corpora=test, run=ctx.run)
         ev.record(ctx.lay.results, row, res)
         results[run] = res
         if keep is not None:
@@ -212,7 +245,7 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
 
 def home_rows(ctx: Context, meta) -> np.ndarray:
     """Rows of the dataset's first corpus (all rows for a single corpus): where the descriptive
-    analyses that need not run on a union (layer probe, calibration curve, deep models) run."""
+    analyses that need not run on a union (layer probe, calibrate-to-a-voice curve, deep models) run."""
     corpus = corpus_column(meta)
     return np.ones(len(meta), bool) if corpus is None else corpus == ctx.info.members()[0].kind
 
@@ -236,6 +269,19 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
     # within one corpus, z-scoring by corpus is the plain standardisation every model does: not run twice
     return list(runs) + [r[:4] + (p,) for r in base for p in ev.protocols(corpus_column(meta))
                          if p != ev.SPEAKER_INDEPENDENT and not (p.startswith(ev.WITHIN + ":") and r[3] == "corpus")]
+
+
+def record_cross_corpus(ctx: Context, scored, target: str, notebook: str) -> None:
+    """Record each ``crosscorpus.Scored`` approach in ``summary.csv`` as a row of the target corpus
+    (protocol ``cross_corpus``, trained on the context's dataset)."""
+    from . import crosscorpus, evaluation as ev
+
+    for s in scored:
+        a = s.approach
+        row = ev.result_row(s.result, dataset=target, task=a.task, features=a.features, model=a.model,
+                            protocol=crosscorpus.PROTOCOL, normalisation=a.normalisation, profile=ctx.profile,
+                            notebook=notebook, params={"trained_on": ctx.dataset, "approach": a.label}, run=ctx.run)
+        ev.record(ctx.lay.results, row, s.result)
 
 
 def protocol_table(summary, notebook: str, dataset: str):

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .corpora import REGISTRY
+from .datasets import LAYOUT
+from .export import DEPLOYABLE_MODELS, bundle_sets, parts
 from .numeric import percent
 
 
@@ -17,8 +20,6 @@ def _folds(corpora: list[dict]) -> str:
     """How the six speaker folds were made: EmoBox's for RAVDESS; with several corpora, each one's."""
     if len(corpora) < 2:
         return "6 EmoBox actor folds"
-    from .corpora import REGISTRY
-    from .datasets import LAYOUT
 
     recipe = {c["corpus"]: REGISTRY[k].folds for c in corpora if (k := LAYOUT.get(c["corpus"], c["corpus"])) in REGISTRY}
     return "6 actor folds, fold k of every corpus (" + "; ".join(f"{c}: {r}" for c, r in recipe.items()) + ")"
@@ -54,7 +55,6 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
         lines.append(f"* calibration on {corpus} ({k['clips']} clips, out-of-fold): ECE {k['ece_before'] * 100:.1f} % → "
                      f"{k['ece_after'] * 100:.1f} %; the temperature {corpus} alone would want: {k['temperature_own']:.3g}")
     if (b["model"], b["features"]) != (e["model"], "+".join(e["features"])):
-        from .export import DEPLOYABLE_MODELS, bundle_sets, parts
 
         deployable = b["model"] in DEPLOYABLE_MODELS and all(p in bundle_sets() for p in parts(b["features"]))
         lines.append(f"* best clean UA of the workbook with this normalisation: {b['model']} on {b['features']}, "

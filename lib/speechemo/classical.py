@@ -1,7 +1,6 @@
 """Classical models (the seed's LR, RF and XGBoost, plus an RBF SVM) behind one interface."""
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -13,8 +12,10 @@ from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from .evaluation import cap_per_speaker, inner_groups
+from .labels import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES, gender_emotion_from_heads
 from .numeric import balanced_accuracy
 from .profiles import Budget
+from .ridge import DualRidgeClassifier
 
 MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge")
 
@@ -42,7 +43,6 @@ def make_model(name: str, budget: Budget, seed: int = 0, threads: int = 2):
     if name == "svm_rbf":
         return SVC(kernel="rbf", C=1.0, gamma="scale", class_weight="balanced")
     if name == "ridge":
-        from .ridge import DualRidgeClassifier
 
         return DualRidgeClassifier(inner_folds=budget.inner_folds)
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
@@ -130,8 +130,6 @@ def product_of_heads_fn(X_gender: np.ndarray, X_emotion: np.ndarray, genders: np
     """A ``fit_predict`` for gender x emotion (16 classes) from two heads: p(gender) * p(emotion),
     each head fitted on the training actors only (each on its own matrix, e.g. the gender head on
     unnormalised and the emotion head on speaker-normalised features)."""
-    from .labels import gender_emotion_from_heads
-    from .labels import EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES
 
     def probs(X, y, tr, te, names):
         est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, n_jobs=n_jobs)

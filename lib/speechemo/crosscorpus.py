@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, recall_score
 
-from . import corpora, evaluation as ev
+from . import corpora
+from . import evaluation as ev
+from .audio import AudioError
+from .datasets import parts_of
+from .inference import Bundle, InputError
 from .labels import EMOTION_NAMES
 
 PROTOCOL = "cross_corpus"
@@ -23,7 +27,6 @@ def target_name(corpus: str, dataset: str, synthetic: bool) -> str:
     """The dataset name of a target's rows: ``<corpus>-target`` when the training data held that
     corpus (its speakers may be among the training ones), ``<corpus>-synthetic`` when the models
     were trained on a synthetic corpus, else the corpus's name."""
-    from .datasets import parts_of
 
     if corpus in parts_of(dataset):
         return f"{corpus}-target"
@@ -130,9 +133,6 @@ def bundle_predictions(bundle, table: pd.DataFrame, progress: bool = True) -> tu
     probabilities per clip, and the clips it refused, named with the reason."""
     from tqdm import tqdm
 
-    from .audio import AudioError
-    from .inference import InputError
-
     rows, refused = [], []
     for r in tqdm(list(table.itertuples()), desc="bundle, clip by clip", disable=not progress):
         try:
@@ -148,7 +148,6 @@ def bundle_predictions(bundle, table: pd.DataFrame, progress: bool = True) -> tu
 def evaluate_bundle(bundle_dir: str, corpus: str, corpus_dir: str, csv: str | None = None, progress: bool = False) -> dict:
     """The JSON summary ``evaluate-bundle`` prints: integrity, shared classes, emotion (restricted
     to them) and gender scores of the bundle on the corpus."""
-    from .inference import Bundle
 
     table, report = corpora.read_corpus(corpus, corpus_dir, csv)
     bundle = Bundle(bundle_dir)

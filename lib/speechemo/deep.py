@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .profiles import TrainConfig
+from .reproducibility import seed_everything
 from .speakers import gender_of
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -337,7 +338,6 @@ class FoldTrainer:
     def probs(self, fold: int, tr: np.ndarray, te: np.ndarray) -> dict[str, np.ndarray]:
         if fold in self.cache:
             return self.cache[fold]
-        from .reproducibility import seed_everything
 
         seed_everything(self.cfg.seed + fold)
         if self.session is None:

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 
 from . import audio
+from .labels import EMOTION_NAMES, SENTIMENT_NAMES
 
 
 def class_balance(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Counts per label and the cross-tabulations a student should see first."""
-    from .labels import EMOTION_NAMES, SENTIMENT_NAMES
 
     order = {"emotion": EMOTION_NAMES, "sentiment": SENTIMENT_NAMES}
 

@@ -17,10 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import evaluation as ev, files
-from .calibration import LinearHead
+from . import audio, files, whisper
+from . import evaluation as ev
+from .calibration import LinearHead, ece, ece_table, probabilities
+from .corpora import REGISTRY
+from .datasets import LAYOUT
+from .download import is_synthetic_name
 from .encoders import WHISPER_BASE
 from .features import FEATURE_SETS
+from .inference import Bundle
+from .numeric import fit_temperature
 
 DEPLOYABLE_MODELS = ("ridge", "logreg", "logreg_cv")
 ENCODER_SET = WHISPER_BASE
@@ -101,8 +107,6 @@ def encoder_to_tflite(encoder, out_dir: Path) -> dict[str, str]:
     Input ``(1, frames, 80)`` log-mel (resize per clip), output ``(1, 7168)``."""
     import tensorflow as tf
 
-    from . import whisper
-
     model = encoder.model
 
     def pooled(mel):
@@ -159,9 +163,6 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
 
 def trained_on(meta: pd.DataFrame) -> list[dict]:
     """The corpora the bundle's heads were trained on: name, title, licence, clips and speakers."""
-    from .corpora import REGISTRY
-    from .datasets import LAYOUT
-    from .download import is_synthetic_name
 
     corpus = meta["corpus"] if "corpus" in meta else pd.Series("ravdess", index=meta.index)
     out = []
@@ -178,7 +179,6 @@ def trained_on(meta: pd.DataFrame) -> list[dict]:
 def calibration_summary(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray | None) -> dict:
     """ECE before/after on the out-of-fold clips (``calibration.ece_table``) and, when the clips
     come from several corpora, the same per corpus (``by_corpus``)."""
-    from .calibration import ece_table
 
     out = ece_table(oof, classes)
     if corpus is not None and len(set(np.asarray(corpus).tolist())) > 1:
@@ -189,8 +189,6 @@ def calibration_summary(oof: pd.DataFrame, classes: list[str], corpus: np.ndarra
 def corpus_calibration(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray) -> dict[str, dict]:
     """Per corpus, on the out-of-fold clips: ECE before and after the deployed temperature, and
     the temperature that corpus alone would want (a diagnostic of how far confidence carries)."""
-    from .calibration import ece, probabilities
-    from .numeric import fit_temperature
 
     out = {}
     rows = oof["row"].to_numpy()
@@ -236,8 +234,6 @@ def clip_bytes(path: str, seconds: float = 4.0) -> bytes:
     import io
 
     import soundfile as sf
-
-    from . import audio
 
     n = int(seconds * audio.TARGET_SR)
     y = audio.load(path, trim=False)
@@ -309,7 +305,6 @@ def head_matrix(item: dict, tables: dict[str, pd.DataFrame], actors: np.ndarray,
 
 def fold_metrics(oof: pd.DataFrame, classes: list[str]) -> dict[str, float]:
     """UA/WA/macro-F1 mean and fold std of the calibrated out-of-fold predictions."""
-    from .calibration import probabilities
 
     pred = np.asarray(classes)[probabilities(oof, classes, "cal").argmax(1)]
     true = oof.true.to_numpy()
@@ -323,7 +318,6 @@ def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[
     """The bundle (TFLite float32 encoder, heads from ``heads.npz``) against the notebook-side
     models (Keras encoder, fitted heads) on the same clips: pooled states and probabilities.
     Speaker heads are compared on these clips normalised as one group (same rule both sides)."""
-    from .inference import Bundle
 
     b = Bundle(deploy_dir, encoder="float32")
     lite, ref = [], []
@@ -359,9 +353,6 @@ def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrat
     all actors) gives the same class as on the float32 (notebook) embeddings, and the six-fold UA
     with the fold heads applied to int8 embeddings of their test actors, beside float32's."""
     from tqdm import tqdm
-
-    from . import whisper
-    from .inference import Bundle
 
     rows = np.arange(len(paths)) if rows is None else np.asarray(rows)
     b = Bundle(deploy_dir, encoder="int8")
@@ -399,8 +390,6 @@ def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_nam
                 dataset: str, policy: dict, with_encoder: bool, corpora: list[dict] | None = None) -> dict:
     """``preprocessing.json`` for planned heads, each with its calibrated head, out-of-fold
     metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``; ``corpora``: ``trained_on(meta)``."""
-    from . import whisper
-    from .download import is_synthetic_name
 
     spec = {"dataset": dataset, "synthetic": is_synthetic_name(dataset), "trained_on": corpora or [],
             "sample_rate": 16000, "trim_top_db": 30.0, "heads": {}, "tasks": {}, "same_speaker": policy}

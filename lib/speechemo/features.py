@@ -29,7 +29,9 @@ from . import audio, files
 from . import clip_features, opensmile_features, encoders  # noqa: F401,I001 - register their sets, in this order
 from .feature_registry import (ENCODERS, EXTRACTORS, FEATURE_SETS, Encoder,  # noqa: F401 - the registry's
                                FeatureConfig, register, register_encoder)  # public face
+from .executor import Executor, thread_budget
 from .frames import Frames
+
 
 def extract_clip(y: np.ndarray, sets: list[str]) -> dict[str, object]:
     """All requested sets for one clip already through the front end."""
@@ -170,7 +172,6 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
     worker processes (the encoder in this process); on a Dask cluster, per-clip tasks and encoder
     chunks go to the workers. Either way workers only compute: this process alone writes the cache.
     """
-    from .executor import Executor, thread_budget
 
     ex = executor or Executor("", n_jobs, thread_budget(n_jobs))
     unknown = [s for s in sets if s not in FEATURE_SETS]

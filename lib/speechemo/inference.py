@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, features
+from . import audio, features, whisper
+from .audio import AudioError
 from .encoders import WHISPER_BASE
 from .labels import SENTIMENT_NAMES, sentiment_from_emotion
 from .numeric import softmax, zscore
@@ -132,7 +133,6 @@ class Bundle:
 
     def set_vectors(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Every feature set the heads use, for one clip through the front end."""
-        from . import whisper
 
         out = {}
         table_sets = [s for s in self.sets if s != WHISPER_BASE]
@@ -200,7 +200,6 @@ class Bundle:
         named in the answer and left out; the good ones are answered. With at least ``min_clips``
         good clips of one speaker, every clip is scored by the speaker-normalised heads with
         statistics of these clips only (nothing is kept after the call)."""
-        from .audio import AudioError
 
         good, answers = [], []
         for name, src in clips:

@@ -11,14 +11,14 @@ from typing import Callable
 
 import numpy as np
 
+from .audio import resample
+
 SR = 16_000
 
 
 def telephone(y: np.ndarray, sr: int = SR) -> np.ndarray:
     """Narrow-band telephone channel: 300-3400 Hz band-pass, 8 kHz sampling, back to ``sr``."""
     from scipy.signal import butter, sosfiltfilt
-
-    from .audio import resample
 
     sos = butter(6, [300, 3400], btype="bandpass", fs=sr, output="sos")
     return resample(resample(sosfiltfilt(sos, y).astype(np.float32), sr, 8000), 8000, sr)[: len(y)]

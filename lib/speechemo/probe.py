@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from . import classical
 from . import evaluation as ev
 from .numeric import zscore
 
@@ -25,7 +27,6 @@ Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], n
 
 def model_fitter(name: str, budget, seed: int = 0) -> Fitter:
     """A ``Fitter`` for one of ``classical.MODELS`` (hyper-parameters by its nested search)."""
-    from . import classical
 
     def fit(X: np.ndarray, y: np.ndarray, actors: np.ndarray):
         est, enc = classical.fit(name, X, y, actors, budget, seed)

@@ -13,8 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audio, classical, evaluation as ev, perturb
+from . import audio, classical, perturb
+from . import evaluation as ev
+from .executor import Executor
+from .export import feature_matrix, model_params
 from .files import atomic_path
+from .metadata import file_md5
 
 
 def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataFrame:
@@ -77,8 +81,6 @@ def perturbed_copies(meta: pd.DataFrame, names: list[str], root: str | Path, see
     returns a table for ``features.extract``: path, file (``<perturbation>/<file>``), md5, source
     file and perturbation. ``one_each``: one perturbation per clip (augmentation copies). A clip
     that fails is named in the error."""
-    from .executor import Executor
-    from .metadata import file_md5
 
     root = Path(root)
     plan = families(meta.index, names, seed, one_each)
@@ -102,7 +104,6 @@ def training_rows(aug: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None, feat
     their source clip's label and actor (None without augmentation)."""
     if aug is None:
         return None
-    from .export import feature_matrix
 
     tables, atable = aug
     X, _, _ = feature_matrix(tables, features)
@@ -119,8 +120,6 @@ def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: 
     (feature tables, table) of augmentation copies made with another seed; each candidate is
     then also fitted with the copies of its training actors' clips added (``training`` column)."""
     from tqdm import tqdm
-
-    from .export import feature_matrix, model_params
 
     actors = meta["actor"].to_numpy()
     files = meta.index.to_numpy()

@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from .datasets import parts_of
+from .download import is_url
 from .paths import portable, project_root
+from .synthetic import write_corpus_layout
 
 
 def notebooks(root: Path, only: str | None = None) -> list[Path]:
@@ -61,7 +64,6 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
 def absolute_sources(source: str | None) -> str | None:
     """Local paths in ``source`` (one path, or ``ravdess=PATH,cremad=PATH``) made absolute here, in
     the folder ``make`` runs in (the notebooks run in ``outputs/notebooks``); URLs unchanged."""
-    from .download import is_url
 
     def fix(path: str) -> str:
         return path if not path or is_url(path) else str(Path(path).expanduser().resolve())
@@ -93,14 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prepare", action="store_true",
                     help="only write what the notebooks need before they run (the synthetic corpus), run none")
     a = ap.parse_args(argv)
-    from .datasets import parts_of
 
     try:
         parts_of(a.dataset)
     except ValueError as err:
         ap.error(str(err))
     if a.corpus and a.corpus_dir and a.synthetic_corpus:
-        from .synthetic import write_corpus_layout
 
         if not Path(a.corpus_dir).exists():
             write_corpus_layout(a.corpus, a.corpus_dir)

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import profiles
+from . import classical, features, metadata, profiles, workbook
+from . import evaluation as ev
+from .download import DatasetInfo
 from .encoders import WHISPER_BASE
+from .executor import executor
+from .paths import Layout
 
 PLAN_CLIPS = (10_000, 100_000)
 PLAN_WORKERS = (1, 8, 32)
@@ -33,8 +37,6 @@ def projection(clips_per_s_one_worker: float, efficiency: float, clips=PLAN_CLIP
 
 
 def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> float:
-    from . import features
-    from .executor import executor
 
     with executor(scheduler) as ex, tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "features"
@@ -50,7 +52,6 @@ def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> fl
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import classical, evaluation as ev, features, metadata
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clips", type=int, default=244)
@@ -66,8 +67,6 @@ def main(argv: list[str] | None = None) -> None:
                          "seconds": round(sec, 1), "per_s": round(a.clips / sec, 2)})
             print(rows[-1], flush=True)
     # one CV grid: the 16 classical configurations of one task on the functionals
-    from . import workbook
-    from .executor import executor
 
     full = metadata.load_table(Path(a.metadata))
     ext = features.extract(full, ["functionals"], "data/features", progress=False)
@@ -77,8 +76,6 @@ def main(argv: list[str] | None = None) -> None:
     budget = profiles.get("quick").training
     for n in (1, 2):
         with executor(f"local:{n}") as ex, tempfile.TemporaryDirectory() as tmp:
-            from .download import DatasetInfo
-            from .paths import Layout
 
             lay = Layout(Path(tmp), Path(tmp), Path(tmp))
             lay.results.mkdir(parents=True)

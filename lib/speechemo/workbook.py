@@ -7,10 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
+from . import crosscorpus, features, files, metadata, plots, reference
+from . import evaluation as ev
 from .download import DatasetInfo
+from .executor import Executor
+from .labels import TASK_CLASSES
 from .paths import Layout, layout
-from .profiles import Profile, get as get_profile
+from .profiles import Profile
+from .profiles import get as get_profile
 from .reproducibility import git_commit, package_versions, seed_everything
 
 SYNTHETIC_STAMP = "SYNTHETIC DATA - NOT RAVDESS"
@@ -123,7 +127,6 @@ def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: s
     ``first_corpus_only``: only the dataset's first corpus (what runs on RAVDESS alone within a
     union, e.g. the deep models, whose budget does not stretch to 6 times the clips).
     """
-    from . import features, metadata
 
     table = metadata.load_table(ctx.lay.metadata_csv)
     if first_corpus_only and "corpus" in table:
@@ -148,7 +151,6 @@ def corpus_column(meta) -> np.ndarray | None:
 def split_classes(task: str, y: np.ndarray, splits) -> list[str]:
     """The task's classes present in the rows the splits use (a leave-one-corpus-out split uses
     only the classes both sides share)."""
-    from . import evaluation as ev
 
     used = np.unique(np.concatenate([np.concatenate([tr, te]) for tr, te in splits]))
     return ev.classes_for(task, y[used])
@@ -158,7 +160,6 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
              model: str, protocol: str, normalisation: str, notebook: str,
              params: dict | None = None, seed: int = 0):
     """Cross-validate under ``protocol`` and record the result in ``outputs/results``."""
-    from . import evaluation as ev
 
     corpus = corpus_column(meta)
     splits = ev.folds_for(protocol, y, meta["actor"].to_numpy(), seed, corpus)
@@ -174,7 +175,6 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
 
 def _cv_job(job: tuple) -> tuple:
     """One cross-validation (in a worker): returns its index, result and the models it kept."""
-    from . import evaluation as ev
 
     i, fp, y, splits, classes, files, keep = job
     return i, ev.cross_validate(fp, y, splits, classes, files=files), keep
@@ -192,8 +192,6 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     fills with fitted models, for the runs where ``keep_for(run)`` is true); ``params`` (same
     arguments) what to record with it. Workers only compute; this process alone writes the
     results. Returns ``(results, kept)`` keyed by run."""
-    from . import evaluation as ev
-    from .executor import Executor
 
     ex = executor or Executor("", 1, 2)
     actors, corpus = meta["actor"].to_numpy(), corpus_column(meta)
@@ -228,8 +226,6 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
 
     ``upto``: a notebook name; only rows written by it and the notebooks before it are shown, so a
     notebook's output never depends on whether a later notebook has run already."""
-    from . import evaluation as ev, plots, reference
-    from .labels import TASK_CLASSES
 
     s = ev.load_summary(ctx.lay.results)
     s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()
@@ -262,7 +258,6 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
     """``runs`` plus, when the dataset holds several corpora, each speaker-fold run of ``tasks``
     (and of the feature ``sets``, default all) under every other protocol: each corpus alone and
     each corpus held out."""
-    from . import evaluation as ev
 
     base = [r for r in runs if (len(r) == 4 or r[4] == ev.SPEAKER_INDEPENDENT) and r[0] in tasks
             and (sets is None or r[2] in sets)]
@@ -274,7 +269,6 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
 def record_cross_corpus(ctx: Context, scored, target: str, notebook: str) -> None:
     """Record each ``crosscorpus.Scored`` approach in ``summary.csv`` as a row of the target corpus
     (protocol ``cross_corpus``, trained on the context's dataset)."""
-    from . import crosscorpus, evaluation as ev
 
     for s in scored:
         a = s.approach

@@ -9,58 +9,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from speechemo import evaluation as ev, export, features, inference, profiles
+from speechemo import export, inference
 from speechemo.labels import TASK_CLASSES
-
-
-POLICY = {"statistic": "mean only", "min_clips": 3, "ua_single": 0.5, "curve": {"mean only": {"0": 0.5, "3": 0.6}}}
-
-
-def _row(model: str, feats: str, norm: str = "none", ua: float = 0.5) -> pd.Series:
-    return pd.Series({"model": model, "features": feats, "normalisation": norm, "ua": ua,
-                      "ua_std": 0.05, "wa": ua, "wa_std": 0.05, "macro_f1": ua})
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tiny_table, tmp_path_factory):
-    """A bundle as notebook 07 writes it: the TFLite encoder, a ridge emotion head on its pooled
-    states (single clip and speaker-centred), a logistic-regression gender head on functionals."""
-    from speechemo import calibration, card, whisper
-
-    work = tmp_path_factory.mktemp("bundle")
-    ext = features.extract(tiny_table, ["whisper_base", "functionals"], work / "data" / "features", n_jobs=1,
-                           progress=False)
-    meta = tiny_table.set_index("file").loc[ext.files]
-    actors = meta.actor.to_numpy()
-    budget = profiles.get("quick").training
-    plan = [{"name": "emotion", "task": "emotion", "normalisation": "none", "row": _row("ridge", "whisper_base")},
-            {"name": "emotion_speaker", "task": "emotion", "normalisation": "speaker",
-             "row": _row("ridge", "whisper_base", "speaker")},
-            {"name": "gender", "task": "gender", "normalisation": "none", "row": _row("logreg", "functionals")}]
-    calibrated = {}
-    for p in plan:
-        p["best_any"] = p["row"]
-        X, params = export.head_matrix(p, ext.tables, actors, POLICY)
-        y = ev.labels_for(meta, p["task"])
-        # two actors: the temperature comes from the other actor's logits (one inner group each)
-        head = calibration.fit_head(p["row"].model, X, y, actors, budget, TASK_CLASSES[p["task"]], params, 1)
-        calibrated[p["name"]] = {"head": head, "metrics": {"ua": 0.5, "ua_std": 0.0, "wa": 0.5, "wa_std": 0.0,
-                                                           "macro_f1": 0.5},
-                                 "ece": {"ece_before": 0.3, "ece_before_std": 0.0, "ece_after": 0.1, "ece_after_std": 0.0}}
-    names = {"functionals": list(ext.tables["functionals"].columns)}
-    spec = export.bundle_spec(plan, calibrated, names, "synthetic", POLICY, with_encoder=True)
-    encoder = whisper.Encoder.load(work / "data" / "models")
-    out = work / "deploy"
-    export.write_bundle(out, spec, {n: c["head"] for n, c in calibrated.items()},
-                        card.model_card(spec, {}, len(meta), 2), {}, ["flask"], encoder)
-    # what the notebook-side models (Keras encoder, fitted heads) say for three files
-    ref = {}
-    for f in ext.files[:3]:
-        x = ext.tables["whisper_base"].loc[[f]].to_numpy()
-        ref[f] = calibrated["emotion"]["head"].proba(x)[0].tolist()
-    out.joinpath("reference.json").write_text(json.dumps(ref))
-    return out
-
 
 @pytest.fixture(scope="module")
 def client(bundle_dir):

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from test_app import bundle_dir  # noqa: F401 - the same tiny bundle
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "outputs" / "test-run"
 
 
 @pytest.mark.browser
-def test_upload_in_a_real_browser(bundle_dir, tiny_table):  # noqa: F811
+def test_upload_in_a_real_browser(bundle_dir, tiny_table):
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: run `make test-browser`, which installs Debian's chromium")
     from playwright.sync_api import sync_playwright

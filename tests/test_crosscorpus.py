@@ -11,7 +11,6 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_scor
 from speechemo import crosscorpus, profiles
 from speechemo.labels import EMOTION_NAMES
 from speechemo.synthetic import write_corpus_layout
-from test_app import bundle_dir  # noqa: F401 - the same bundle
 
 
 def test_score_restricts_and_matches_sklearn():
@@ -36,7 +35,7 @@ def test_target_normalisation_is_per_speaker():
     assert np.allclose(crosscorpus.normalise_target(X, None).mean(0), 0)
 
 
-def test_evaluate_bundle_cli(bundle_dir, tmp_path, capsys):  # noqa: F811
+def test_evaluate_bundle_cli(bundle_dir, tmp_path, capsys):
     root = write_corpus_layout("emodb", tmp_path / "emodb")
     crosscorpus.evaluate_cli(["--corpus", "emodb", str(root), "--bundle", str(bundle_dir)])
     out = json.loads(capsys.readouterr().out)

@@ -19,7 +19,6 @@ import psutil
 import pytest
 import soundfile as sf
 
-from test_app import bundle_dir  # noqa: F401 - the same tiny bundle
 
 CLIENTS, REQUESTS, BUDGET_S = 8, 400, 60.0
 
@@ -52,7 +51,7 @@ def _wav(y: np.ndarray, sr: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(bundle_dir):  # noqa: F811
+def server(bundle_dir):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from speechemo.app import serve_cli; serve_cli()",
                              "--bundle", str(bundle_dir), "--port", str(port), "--threads", "4"],

@@ -7,6 +7,7 @@ from .corpora import REGISTRY
 from .datasets import LAYOUT
 from .export import DEPLOYABLE_MODELS, bundle_sets, parts
 from .numeric import percent
+from .ravdess import EMOBOX_FOLDS, gender_of_actor
 
 
 def _md_table(df: pd.DataFrame) -> list[str]:
@@ -25,11 +26,21 @@ def _folds(corpora: list[dict]) -> str:
     return "6 actor folds, fold k of every corpus (" + "; ".join(f"{c}: {r}" for c, r in recipe.items()) + ")"
 
 
+def one_gender_folds() -> str:
+    """The EmoBox folds whose test actors are all of one gender, in words ('' if none)."""
+    parts = []
+    for fold, actors in EMOBOX_FOLDS.items():
+        genders = {gender_of_actor(a) for a in actors}
+        if len(genders) == 1:
+            parts.append(f"fold {fold} tests on {len(actors)} {genders.pop()} actors only")
+    return "; ".join(parts)
+
+
 def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
-    note = (["* macro-F1 is a mean over folds; fold 2 tests on four female actors only, so a single 'male' "
-             "answer there gives that absent class an F1 of 0 and pulls the mean down"]
-            if e["task"] == "gender" and folds.startswith("6 EmoBox") else [])
+    note = ([f"* macro-F1 is a mean over folds; {one_gender_folds()}, so a single answer of the other gender "
+             "there gives that absent class an F1 of 0 and pulls the mean down"]
+            if e["task"] == "gender" and folds.startswith("6 EmoBox") and one_gender_folds() else [])
     mode = ("**single clip** (what a new voice gets)" if e["normalisation"] == "none"
             else "**speaker-normalised** (needs several clips of the same voice)")
     lines = [f"### {e['name']}", "",

@@ -18,7 +18,7 @@ def test_score_restricts_and_matches_sklearn():
     shared = ["neutral", "happy", "sad", "angry"]
     true = rng.choice(shared, 200)
     probs = rng.random((200, 8))
-    out = crosscorpus.score(true, probs, EMOTION_NAMES, shared)
+    out = crosscorpus.shared_class_scores(true, probs, EMOTION_NAMES, shared)
     pred = np.array(shared)[probs[:, [EMOTION_NAMES.index(c) for c in shared]].argmax(1)]
     assert set(out["pred"]) <= set(shared) and (out["pred"] == pred).all()
     assert out["ua"] == pytest.approx(balanced_accuracy_score(true, pred))

@@ -32,7 +32,7 @@ def test_copies_cached_and_scored(tiny_table, tmp_path):
     aug_table = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", seed=1, progress=False, one_each=True)
     assert len(aug_table) == len(sub) and set(aug_table.perturbation) <= set(names)  # one family per clip
     aug = features.extract(aug_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
-    per_fold = robustness.scores(cands, clean.tables, pert.tables, table, meta, profiles.get("quick").training, 1, False,
+    per_fold = robustness.perturbed_scores(cands, clean.tables, pert.tables, table, meta, profiles.get("quick").training, 1, False,
                                  augment=(aug.tables, aug_table))
     assert len(per_fold) == 2 * 2 * 3 and set(per_fold.perturbation) == {"clean", *names}
     assert set(per_fold.training) == {"clean", "augmented"}

@@ -47,7 +47,7 @@ def scored_classes(task: str, classes: list[str], shared: list[str]) -> list[str
     return list(classes) if task == "gender" or len(classes) == 2 else list(shared)
 
 
-def score(true: np.ndarray, probs: np.ndarray, classes: list[str], shared: list[str]) -> dict:
+def shared_class_scores(true: np.ndarray, probs: np.ndarray, classes: list[str], shared: list[str]) -> dict:
     """UA, WA, macro-F1, per-class recall and confusion of predictions restricted to ``shared``."""
     pred = corpora.restrict(probs, classes, shared)
     out = ev.scores(true, pred, shared)
@@ -121,7 +121,7 @@ def score_approach(approach: Approach, true: np.ndarray, probs: np.ndarray, clas
     shares (emotion: the shared classes present; gender: always both classes). ``within``: the
     approach's UA inside the training corpora when ``summary.csv`` does not hold it."""
     scored = scored_classes(approach.task, classes, [c for c in shared if c in set(true)])
-    res = score(true, probs, classes, scored)
+    res = shared_class_scores(true, probs, classes, scored)
     row = {"approach": approach.label, "task": approach.task, "model": approach.model, "features": approach.features,
            "normalisation": approach.normalisation, "UA %": res["ua"] * 100, "WA %": res["wa"] * 100,
            "macro-F1 %": res["macro_f1"] * 100, "n": res["n"], "bundle_within": within}
@@ -159,13 +159,13 @@ def evaluate_bundle(bundle_dir: str, corpus: str, corpus_dir: str, csv: str | No
     if len(probs):
         kept = target.set_index("file").loc[probs.index]
         labels = bundle.heads[bundle.spec["tasks"]["emotion"]["single"]]["labels"]
-        s = score(kept.emotion.to_numpy(), probs[[f"emotion_{c}" for c in labels]].to_numpy(), labels, shared)
+        s = shared_class_scores(kept.emotion.to_numpy(), probs[[f"emotion_{c}" for c in labels]].to_numpy(), labels, shared)
         out["emotion"] = {k: v for k, v in s.items() if k != "pred"}
         g = kept.gender.notna().to_numpy()
         gcols = [c for c in probs.columns if c.startswith("gender_")]
         if g.any() and gcols:
             gl = [c.removeprefix("gender_") for c in gcols]
-            gs = score(kept.gender.to_numpy()[g], probs[gcols].to_numpy()[g], gl, scored_classes("gender", gl, gl))
+            gs = shared_class_scores(kept.gender.to_numpy()[g], probs[gcols].to_numpy()[g], gl, scored_classes("gender", gl, gl))
             out["gender"] = {k: v for k, v in gs.items() if k != "pred"}
     return out
 

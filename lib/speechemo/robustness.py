@@ -67,7 +67,7 @@ def _write(item: tuple[str, str, list[tuple[str, Path]], int]) -> list[tuple[Pat
     return out
 
 
-def families(files, names: list[str], seed: int, one_each: bool) -> dict[str, list[str]]:
+def perturbation_plan(files, names: list[str], seed: int, one_each: bool) -> dict[str, list[str]]:
     """The perturbations each clip gets: all of them, or (``one_each``, for augmentation) one
     drawn per clip from the seed."""
     if not one_each:
@@ -83,7 +83,7 @@ def perturbed_copies(meta: pd.DataFrame, names: list[str], root: str | Path, see
     that fails is named in the error."""
 
     root = Path(root)
-    plan = families(meta.index, names, seed, one_each)
+    plan = perturbation_plan(meta.index, names, seed, one_each)
     dest = {(f, n): root / n / f"s{seed}" / (Path(f).with_suffix(".flac")) for f in meta.index for n in plan[f]}
     todo = [(meta.loc[f, "path"], f, [(n, dest[(f, n)]) for n in plan[f] if not dest[(f, n)].exists()], seed)
             for f in meta.index]
@@ -111,7 +111,7 @@ def training_rows(aug: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None, feat
     return X, ev.labels_for(src, task), src["actor"].to_numpy()
 
 
-def scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: dict[str, pd.DataFrame],
+def perturbed_scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], perturbed: dict[str, pd.DataFrame],
            ptable: pd.DataFrame, meta: pd.DataFrame, budget, n_jobs: int = 2, progress: bool = True,
            augment: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
     """UA per candidate x perturbation x fold: each candidate (rows of the summary: task, model,

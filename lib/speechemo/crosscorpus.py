@@ -17,7 +17,8 @@ from . import corpora
 from . import evaluation as ev
 from .audio import AudioError
 from .datasets import parts_of
-from .inference import Bundle, InputError
+from . import inference
+from .inference import InputError
 from .labels import EMOTION_NAMES
 
 PROTOCOL = "cross_corpus"
@@ -150,7 +151,7 @@ def evaluate_bundle(bundle_dir: str, corpus: str, corpus_dir: str, csv: str | No
     to them) and gender scores of the bundle on the corpus."""
 
     table, report = corpora.read_corpus(corpus, corpus_dir, csv)
-    bundle = Bundle(bundle_dir)
+    bundle = inference.Bundle(bundle_dir)
     shared = shared_emotions(table)
     target = table[table["shared"]]
     probs, refused = bundle_predictions(bundle, target, progress)

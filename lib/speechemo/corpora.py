@@ -28,8 +28,9 @@ from typing import Callable
 import pandas as pd
 
 from . import cremad
-from .metadata import audio_header, file_md5
 from .labels import EMOTION_NAMES
+from .metadata import audio_header, file_md5
+from .ravdess import RavdessNameError, parse_name
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
 
@@ -99,7 +100,6 @@ def parse_savee(name: str, folder: str | None = None) -> Item:
 
 
 def parse_ravdess(name: str) -> Item:
-    from .ravdess import RavdessNameError, parse_name
 
     try:
         u = parse_name(Path(name).name)

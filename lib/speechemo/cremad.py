@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .files import atomic_path
+from .labels import SENTIMENT_OF
+
 FILES = Path(__file__).parent / "corpus_files" / "cremad"
 MEDIA_URL = "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/AudioWAV/"
 LICENCE = "CREMA-D (Cao et al. 2014): Open Database License 1.0 / Database Contents License 1.0"
@@ -124,8 +127,7 @@ def download(dest: Path, base_url: str = MEDIA_URL, expected: pd.DataFrame | Non
     import requests
     from tqdm import tqdm
 
-    from .download import DownloadError
-    from .files import atomic_path
+    from .download import DownloadError  # deferred: download imports synthetic, which imports this module
 
     expected = manifest() if expected is None else expected
     dest = Path(dest)
@@ -158,7 +160,7 @@ def find_audio_root(folder: Path) -> Path:
     for cand in (folder, folder / "AudioWAV", *sorted(folder.glob("*/AudioWAV"))):
         if cand.is_dir() and any(cand.glob("1[0-9][0-9][0-9]_*.wav")):
             return cand
-    from .download import DownloadError
+    from .download import DownloadError  # deferred: download imports synthetic, which imports this module
 
     raise DownloadError(f"{folder}: no CREMA-D files (1001_DFA_ANG_XX.wav ...) in it or in an AudioWAV "
                         "folder below it; point the cremad source at the AudioWAV folder")
@@ -198,8 +200,6 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
     level, ``fold`` the workbook's fold) and its integrity report."""
     import soundfile as sf
     from tqdm import tqdm
-
-    from .labels import SENTIMENT_OF
 
     root = find_audio_root(Path(root))
     demo = demographics(next(iter(sorted(root.parent.glob("VideoDemographics.csv"))), None))

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cremad, download
+from . import cremad, download, metadata
 from .download import DatasetInfo, DownloadError
+from .speakers import fold_of
+from .synthetic import generate_cremad, pick_actors
 
 #: dataset names a part can have, and the layout each is in
 LAYOUT = {"ravdess": "ravdess", "synthetic": "ravdess", "cremad": "cremad", "synthetic-cremad": "cremad"}
@@ -62,7 +64,6 @@ def acquire_cremad(source: str | None, data_dir: Path, progress: bool = True) ->
 def acquire_part(part: str, source: str | None, data_dir: Path, md5: str | None, synthetic_actors: int,
                  seed: int, progress: bool) -> DatasetInfo:
     """One part of the dataset on disk (the generated stand-ins are written under ``data/``)."""
-    from .synthetic import generate_cremad
 
     data_dir = Path(data_dir)
     if part in ("auto", "ravdess", "synthetic"):
@@ -94,9 +95,6 @@ def acquire(dataset: str, source: str | None, data_dir: str | Path, md5: str | N
 def part_metadata(info: DatasetInfo, synthetic_actors: int = 24, progress: bool = True) -> tuple[pd.DataFrame, object]:
     """The metadata table (workbook columns, ``corpus`` and ``fold`` filled) and integrity report
     of one part."""
-    from . import metadata
-    from .speakers import fold_of
-    from .synthetic import pick_actors
 
     if LAYOUT[info.kind] == "cremad":
         table, report = cremad.build_metadata(info.root, progress=progress)

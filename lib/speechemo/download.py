@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import files
+from .synthetic import generate_corpus
 
 ZENODO_URL = "https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1"
 ZIP_NAME = "Audio_Speech_Actors_01-24.zip"
@@ -174,7 +175,6 @@ def acquire(dataset: str, source: str | None, data_dir: str | Path, md5: str | N
     ``auto``: ``source`` if it is a local zip or folder, else a complete copy already in
     ``data_dir/raw/ravdess``, else the download, else the synthetic corpus (with a note saying why).
     """
-    from .synthetic import generate_corpus
 
     data_dir = Path(data_dir)
     source = source or ZENODO_URL

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 
+from . import cremad
 from .ravdess import ALL_ACTORS, fold_of_actor, gender_of_actor
 
 
 @functools.cache
 def _cremad() -> dict[int, tuple[int, str]]:
-    from . import cremad
 
     f = cremad.folds()
     return {int(a): (int(k), str(g)) for a, k, g in zip(f.actor, f.fold, f.gender)}

@@ -21,8 +21,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from . import corpora, cremad
 from .files import atomic_path
-from .ravdess import ALL_ACTORS, EMOTIONS, Utterance, actor_utterances, format_name, gender_of_actor
+from .ravdess import ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, Utterance, actor_utterances, format_name, gender_of_actor
 
 SAMPLE_RATE = 48_000
 MARKER_FILE = "SYNTHETIC_CORPUS.txt"
@@ -221,7 +222,6 @@ def generate_corpus(root: str | Path, actors: int | list[int] = 24, seed: int = 
 
 def pick_actors(n: int) -> list[int]:
     """The first ``n`` actors of an order that cycles through the six EmoBox folds."""
-    from .ravdess import EMOBOX_FOLDS
 
     if not 1 <= n <= len(ALL_ACTORS):
         raise ValueError(f"number of synthetic actors must be 1-24, got {n}")
@@ -245,7 +245,6 @@ def write_corpus_layout(corpus: str, root: str | Path, seed: int = 0) -> Path:
     """A small synthetic corpus in the file layout and label codes of ``corpus`` (emodb, tess,
     cremad, savee), for testing the readers: several sample rates, one stereo file, one corrupt
     audio file and one non-audio file among them. Returns ``root``."""
-    from . import corpora
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -289,7 +288,6 @@ def write_corpus_layout(corpus: str, root: str | Path, seed: int = 0) -> Path:
 def pick_cremad_actors(n: int) -> list[int]:
     """``n`` CREMA-D actor ids, cycling through the six folds and alternating women and men, so that
     a small synthetic CREMA-D has test speakers of both genders across the folds."""
-    from . import cremad
 
     f = cremad.folds().sort_values("actor")
     order, seen = [], set()
@@ -310,7 +308,6 @@ def generate_cremad(root: str | Path, actors: int = 6, sentences: tuple[str, ...
     """A synthetic CREMA-D for training runs: ``AudioWAV/<actor>_<sentence>_<EMO>_XX.wav`` for the
     six emotions and ``sentences`` of ``actors`` real actor ids (genders from the shipped
     demographics, which are copied beside it), 16 kHz mono. Idempotent. Returns the AudioWAV folder."""
-    from . import cremad
 
     ids = pick_cremad_actors(actors)
     audio_dir = Path(root) / "AudioWAV"

@@ -1,6 +1,6 @@
 """The two profiles, one typed object each: ``quick`` (tests, minutes on synthetic data) and ``full``
 (real results). Every size a run depends on lives here -- training budgets of the classical and
-ridge models, deep-model settings, robustness-suite sizes, encoder batching -- and a run writes
+ridge models, deep-model settings, robustness-suite sizes -- and a run writes
 the profile it used beside ``summary.csv`` (``workbook.start``)."""
 from __future__ import annotations
 
@@ -46,7 +46,6 @@ class Profile:
     resnet: TrainConfig             # notebook 05
     robustness_clips: int | None    # perturbed test clips in all (None: 4 per actor), notebook 07
     robust_candidates: int          # deployment candidates per task scored under perturbation
-    encoder_chunk: int = 256        # clips per encoder batch group (feature extraction)
 
 
 # max_train: the training rows of one cross-validation fit (a compute budget, not a tuned choice).

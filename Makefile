@@ -40,6 +40,7 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "from speechemo.features import warm_up; warm_up()"  # numba's cache, written once
 	@touch $@
 	@echo "environment ready in $(VENV)"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from speechemo import evaluation as ev, export, features, profiles
+from speechemo import evaluation as ev, explore_files, export, features, profiles
 from speechemo.labels import TASK_CLASSES
 
 from speechemo.metadata import build_metadata
@@ -66,8 +66,17 @@ def bundle_dir(tiny_table, tmp_path_factory):
     spec = export.bundle_spec(plan, calibrated, names, "synthetic", POLICY, with_encoder=True)
     encoder = whisper.Encoder.load(work / "data" / "models")
     out = work / "deploy"
+    summary = work / "summary.csv"  # a results table in the summary's layout, for the Results page
+    pd.DataFrame([{"dataset": "synthetic", "task": t, "features": f, "model": m, "protocol": pr, "normalisation": "none",
+                   "train_corpora": tr, "test_corpora": te, "ua": ua, "ua_std": 0.05, "wa": ua, "wa_std": 0.05}
+                  for t, f, m, pr, tr, te, ua in [
+                      ("emotion", "whisper_base", "ridge", "speaker_independent", "synthetic", "synthetic", 0.61),
+                      ("emotion", "functionals", "logreg", "speaker_independent", "synthetic", "synthetic", 0.42),
+                      ("gender", "functionals", "logreg", "speaker_independent", "synthetic", "synthetic", 0.97),
+                      ("emotion", "whisper_base", "ridge", "loco:other", "synthetic", "other", 0.33)]]).to_csv(summary, index=False)
+    extra = {"summary.csv": summary, **explore_files.write_explore(meta.assign(corpus="synthetic"), work / "explore")}
     export.write_bundle(out, spec, {n: c["head"] for n, c in calibrated.items()},
-                        card.model_card(spec, {}, len(meta), 2), {}, ["flask"], encoder)
+                        card.model_card(spec, {}, len(meta), 2), extra, ["flask"], encoder)
     # what the notebook-side models (Keras encoder, fitted heads) say for three files
     ref = {}
     for f in ext.files[:3]:
@@ -75,3 +84,18 @@ def bundle_dir(tiny_table, tmp_path_factory):
         ref[f] = calibrated["emotion"]["head"].proba(x)[0].tolist()
     out.joinpath("reference.json").write_text(json.dumps(ref))
     return out
+
+
+@pytest.fixture(scope="session")
+def long_wav(tiny_table, tmp_path_factory) -> tuple[Path, list[tuple[float, float]]]:
+    """A 2-minute recording: 45 clips of the tiny corpus (two voices, several emotions) with
+    0.8-s pauses between them, and where each clip sits."""
+    import soundfile as sf
+
+    from speechemo import audio
+    from speechemo.synthetic import long_recording
+
+    y, spans = long_recording([audio.load(p) for p in tiny_table.path[:45]], audio.TARGET_SR, pause=0.8)
+    path = tmp_path_factory.mktemp("long") / "two-minutes.wav"
+    sf.write(path, y, audio.TARGET_SR, subtype="PCM_16")
+    return path, spans

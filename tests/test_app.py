@@ -19,6 +19,13 @@ def client(bundle_dir):
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def long_client(bundle_dir):
+    """The app with its real upload limit (recordings of up to 10 minutes)."""
+    from speechemo.app import create_app
+    return create_app(bundle_dir).test_client()
+
+
 def _wav(y, sr, fmt="WAV", subtype="PCM_16"):
     buf = io.BytesIO()
     sf.write(buf, y, sr, format=fmt, **({"subtype": subtype} if subtype else {}))
@@ -125,9 +132,106 @@ def test_api_bad_inputs_get_clear_4xx_and_server_keeps_serving(client, tiny_tabl
 def test_pages(client):
     r = client.get("/")
     assert r.status_code == 200 and b"SYNTHETIC" in r.data and b'id="file"' in r.data
-    r = client.get("/results")
-    assert r.status_code == 200
+    for path, marker in (("/long", b'id="timeline"'), ("/explore", b'id="chart-emotion"'),
+                         ("/results", b"Best model per task"), ("/card", b"SYNTHETIC-DATA MODEL")):
+        r = client.get(path)
+        assert r.status_code == 200 and marker in r.data, path
+        assert (b'aria-current="page"' in r.data) == (path != "/card")  # the nav marks the page
     assert client.get("/figures/7").status_code == 404
+    js = client.get("/vendor/plotly.min.js")
+    assert js.status_code == 200 and len(js.data) > 1_000_000 and b"plotly" in js.data[:2000].lower()
+
+
+def test_results_page_shows_the_best_per_task_and_protocol(client):
+    page = client.get("/results").get_data(as_text=True)
+    best = page.split("Best model per task")[1].split("</table>")[0]
+    assert "ridge on whisper_base" in best and "logreg on functionals" in best  # best emotion, the only gender
+    assert best.count("<tr") == 1 + 3  # header + emotion within, emotion unseen corpus, gender
+    assert "unseen corpus (leave-one-corpus-out), tested on other" in best and "61.0" in best and "33.0" in best
+    assert "<details><summary>The full results table" in page
+
+
+def test_explore_data_and_examples(client, tiny_table):
+    d = client.get("/api/explore").get_json()
+    assert d["clips"] == len(tiny_table) and d["speakers"] == 2
+    (corpus,) = d["corpora"]
+    assert sum(d["counts"]["emotion"][corpus].values()) == len(tiny_table)
+    assert d["counts"]["gender"][corpus] == tiny_table.gender.value_counts().to_dict()
+    xt = d["crosstabs"]["sentiment x gender"]
+    assert xt["rows"] == ["neutral", "positive", "negative"] and np.sum(xt["values"]) == len(tiny_table)
+    assert d["examples"] and all("licence" in e and e["title"].startswith("SYNTHETIC") for e in d["examples"])
+    first = d["examples"][0]["file"].split("/")[-1]
+    audio_bytes = client.get(f"/examples/{first}")
+    assert audio_bytes.status_code == 200 and sf.info(io.BytesIO(audio_bytes.data)).duration <= 4.0
+    assert client.get("/examples/..%2Fheads.npz").status_code == 404
+    assert client.get("/examples/other.flac").status_code == 404
+
+
+def test_predict_view_is_the_clip_as_heard(client, tiny_table):
+    r = client.post("/api/predict", data={"file": (open(tiny_table.path.iloc[3], "rb"), "c.wav"), "view": "true"},
+                    content_type="multipart/form-data")
+    h = r.get_json()["heard"]
+    assert len(h["envelope"]["min"]) == len(h["envelope"]["max"]) <= 600
+    assert all(lo <= hi for lo, hi in zip(h["envelope"]["min"], h["envelope"]["max"]))
+    assert len(h["mel"]["values"]) == 80 and 0 < len(h["mel"]["values"][0]) <= 300
+    assert h["seconds"] == pytest.approx(r.get_json()["seconds"])
+
+
+def _segments(client, data: bytes, name: str, **form):
+    return client.post("/api/segments", data={"file": (io.BytesIO(data), name), **form},
+                       content_type="multipart/form-data")
+
+
+def test_segments_cover_the_speech_without_overlap(long_client, long_wav):
+    client = long_client
+    path, truth = long_wav
+    r = _segments(client, path.read_bytes(), "two-minutes.wav")
+    assert r.status_code == 200, r.data[:300]
+    j = r.get_json()
+    seg = j["segments"]
+    assert abs(len(seg) - len(truth)) <= 2
+    assert all(0 <= s["start"] < s["end"] <= j["seconds"] for s in seg)
+    assert all(a["end"] <= b["start"] for a, b in zip(seg, seg[1:])), "segments overlap"
+    covered = [sum(max(0.0, min(e, s["end"]) - max(b, s["start"])) for s in seg) > 0.8 * (e - b) for b, e in truth]
+    assert all(covered), f"speech not covered: {[t for t, c in zip(truth, covered) if not c]}"
+    assert j["mode"] == "speaker_normalised" and "segments of one speaker" in j["why"]
+    assert j["overall"]["emotion"]["label"] in TASK_CLASSES["emotion"]
+    assert {"emotion", "sentiment", "gender"} <= set(seg[0]) and 0 < seg[0]["emotion"]["confidence"] <= 1
+    single = _segments(client, path.read_bytes(), "two-minutes.wav", same_speaker="false").get_json()
+    assert single["mode"] == "single_clip" and [s["start"] for s in single["segments"]] == [s["start"] for s in seg]
+
+
+def test_segments_of_silence_and_of_too_long_files_get_clear_answers(long_client):
+    client = long_client
+    silent = _segments(client, _wav(np.zeros(16_000 * 20, np.float32), 16_000), "quiet.wav")
+    assert silent.status_code == 200
+    j = silent.get_json()
+    assert j["segments"] == [] and j["overall"] is None and "no speech found" in j["why"]
+    long = _segments(client, _wav(np.zeros(1_000 * 601, np.float32), 1_000, subtype="PCM_U8"), "interview.wav")
+    assert long.status_code == 422 and "interview.wav" in long.get_json()["error"]
+    assert "at most 10 min" in long.get_json()["error"]
+    bad = _segments(client, b"not audio" * 100, "notes.txt")
+    assert bad.status_code == 415 and "notes.txt: cannot decode" in bad.get_json()["error"]
+    assert "0x" not in bad.get_json()["error"]
+
+
+def test_ten_minutes_within_a_tenth_of_real_time(bundle_dir, tiny_table, tmp_path):
+    """The int8 encoder on one thread answers a 10-minute recording in under a minute."""
+    import time
+
+    from speechemo import audio
+    from speechemo.synthetic import long_recording
+
+    y, _ = long_recording([audio.load(p) for p in list(tiny_table.path) * 2], audio.TARGET_SR, pause=0.8)
+    path = tmp_path / "ten.wav"
+    sf.write(path, y[: 600 * audio.TARGET_SR], audio.TARGET_SR, subtype="PCM_16")
+    b = inference.Bundle(bundle_dir, encoder="int8", num_threads=1)
+    b.predict_audio(tiny_table.path.iloc[0])  # interpreter made outside the timing
+    t0 = time.perf_counter()
+    out = b.predict_segments(path)
+    elapsed = time.perf_counter() - t0
+    assert len(out["segments"]) > 150 and out["seconds"] == pytest.approx(600, abs=0.1)
+    assert elapsed < 60, f"10 minutes took {elapsed:.1f} s (budget 60 s, 0.1 x real time)"
 
 
 def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir, tmp_path):
@@ -147,7 +251,7 @@ def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir
     (union / "preprocessing.json").write_text(json.dumps(spec))
     page = create_app(union).test_client().get("/").get_data(as_text=True)
     assert "SYNTHETIC" not in page and "RAVDESS speech (1440 clips, 24 speakers) and CREMA-D (7441 clips" in page
-    assert "never saw" in page and "cremad UA 41.2 %" in page and "ravdess UA 50.3 %" in page
+    assert "unseen corpus" in page and "cremad 41.2 %" in page and "ravdess 50.3 %" in page
 
 
 def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
@@ -160,6 +264,17 @@ def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
     assert ex.value.code == 1 and len(lines) == 2
     assert lines[0]["emotion"]["label"] in TASK_CLASSES["emotion"]
     assert "bad.wav" in lines[1]["error"]
+
+
+def test_predict_cli_segments_csv(bundle_dir, long_wav, capsys):
+    from speechemo.app import predict_cli
+    path, truth = long_wav
+    with pytest.raises(SystemExit) as ex:
+        predict_cli([str(path), "--segments", "--format", "csv", "--bundle", str(bundle_dir)])
+    rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert ex.value.code == 0 and abs(len(rows) - len(truth)) <= 2
+    assert {"start", "end", "emotion", "emotion_confidence", "sentiment", "mode"} <= set(rows.columns)
+    assert (rows.start < rows.end).all() and (rows.end.iloc[:-1].to_numpy() <= rows.start.iloc[1:].to_numpy()).all()
 
 
 def test_predict_cli_same_speaker(bundle_dir, tiny_table, capsys):

@@ -44,8 +44,10 @@ LAYERS: dict[str, dict[str, str]] = {
         "features": "extraction of registered sets and the cache",
     },
     "serving": {
-        "inference": "load an exported bundle and answer clips",
-        "app": "the web app and the predict command",
+        "segments": "voice-activity segments of a long recording, read in blocks",
+        "views": "what the pages show: the clip as heard, the best results",
+        "inference": "load an exported bundle and answer clips and long recordings",
+        "app": "the dashboard (predict, long recordings, explore, results) and the predict command",
     },
     "protocol": {
         "evaluation": "speaker folds, protocols, metrics and the results table",
@@ -64,6 +66,7 @@ LAYERS: dict[str, dict[str, str]] = {
     "deployment": {
         "robustness": "perturbation suite that scores deployment candidates",
         "export": "choose, retrain and write the deployable heads",
+        "explore_files": "the Explore page's data and shareable example clips for a bundle",
         "card": "the model card",
         "report": "README tables generated from the results",
     },

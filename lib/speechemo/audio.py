@@ -24,6 +24,10 @@ class AudioError(ValueError):
     """Audio that cannot be used; the message names the input and what to do."""
 
 
+class InputError(ValueError):
+    """Audio the models cannot judge (too short, too long, silent...); a client error."""
+
+
 def decode(source: str | Path | bytes, name: str | None = None) -> tuple[np.ndarray, int]:
     """Decode a file path or in-memory bytes to float32 ``(frames, channels)`` and its rate."""
     label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
@@ -40,15 +44,20 @@ def decode(source: str | Path | bytes, name: str | None = None) -> tuple[np.ndar
         handle = str(path)
     try:
         y, sr = sf.read(handle, dtype="float32", always_2d=True)
-    except Exception as err:  # libsndfile's errors are terse; say what to do
+    except Exception as err:  # libsndfile's errors are terse and name Python objects; say what to do
         raise AudioError(
-            f"{label}: cannot decode audio ({err}). Expected WAV, FLAC, MP3 or OGG; the file may be "
+            f"{label}: cannot decode audio ({decode_reason(err)}). Expected WAV, FLAC, MP3 or OGG; the file may be "
             "truncated or not audio at all -- re-download it or convert it with a standard tool") from None
     if y.shape[0] == 0:
         raise AudioError(f"{label}: the file holds no audio samples")
     if not np.all(np.isfinite(y)):
         raise AudioError(f"{label}: the audio holds NaN or infinite samples")
     return y, int(sr)
+
+
+def decode_reason(err: Exception) -> str:
+    """libsndfile's reason without the object it names (``Error opening <_io.BytesIO ...>: X`` -> ``X``)."""
+    return str(err).rsplit(": ", 1)[-1].strip().rstrip(".") or "unknown format"
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:

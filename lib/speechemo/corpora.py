@@ -168,19 +168,21 @@ class Corpus:
     folds: str                             # the speaker-fold recipe
     parse: Callable[[Path], Item] | None   # file -> labels (the generic reader); None for csv
     trainable: bool = False                # notebook 00 acquires it and the workbook trains on it
+    share_examples: bool = False           # its licence lets a bundle ship a few clips, with attribution
 
 
 REGISTRY: dict[str, Corpus] = {c.name: c for c in (
     Corpus("ravdess", "RAVDESS speech (Livingstone & Russo 2018), 24 actors, 8 emotions",
            {e: e for e in EMOTION_NAMES}, "actor in the file name; odd actors male, even female",
            "CC BY-NC-SA 4.0", "Zenodo record 1188976, Audio_Speech_Actors_01-24.zip, md5 checked",
-           "the six EmoBox actor folds", lambda p: parse_ravdess(p.name), trainable=True),
+           "the six EmoBox actor folds", lambda p: parse_ravdess(p.name), trainable=True,
+           share_examples=True),
     Corpus("cremad", "CREMA-D (Cao et al. 2014), 91 actors, 6 emotions", CREMAD_EMOTIONS,
            "actor in the file name; gender and age from VideoDemographics.csv",
            "ODbL 1.0 / DbCL 1.0", "the official repository's Git LFS media, every file's size and sha256 "
            "checked against its pointer (corpus_files/cremad/manifest.csv.gz)",
            "six actor folds balanced by gender and age (corpus_files/cremad/folds.csv)",
-           lambda p: parse_cremad(p.name), trainable=True),
+           lambda p: parse_cremad(p.name), trainable=True, share_examples=True),
     Corpus("emodb", "EmoDB (Burkhardt et al. 2005), German, 10 speakers", EMODB_EMOTIONS,
            "speaker in the file name; genders from the corpus documentation", "see the corpus's site",
            "bring your own copy (CORPUS_DIR)", "none (test corpus)", lambda p: parse_emodb(p.name)),

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio
+from .executor import Executor, thread_budget
 from .labels import EMOTION_NAMES, SENTIMENT_NAMES
 
 
@@ -39,15 +40,17 @@ def _silence(path: str, top_db: float) -> tuple[float, float, float]:
     return a / sr, (y.size - b) / sr, (b - a) / sr
 
 
+def _silence_of(item: tuple[int, str, float]) -> tuple[int, tuple[float, float, float]]:
+    return item[0], _silence(item[1], item[2])
+
+
 def silence_table(table: pd.DataFrame, top_db: float = audio.TRIM_TOP_DB, n_jobs: int = 2,
                   progress: bool = True) -> pd.DataFrame:
     """Leading/trailing silence and speech duration (s) per file, same threshold as the front end."""
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
-
-    jobs = (delayed(_silence)(p, top_db) for p in table["path"])
-    rows = list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator", batch_size=16)(jobs),
-                     total=len(table), desc="measuring silence", disable=not progress))
+    ex = Executor("", n_jobs, thread_budget(n_jobs))
+    found = dict(ex.map(_silence_of, [(i, p, top_db) for i, p in enumerate(table["path"])], desc="measuring silence",
+                        progress=progress, total=len(table)))
+    rows = [found[i] for i in range(len(table))]
     out = pd.DataFrame(rows, columns=["lead_silence", "trail_silence", "speech"], index=table.index)
     return pd.concat([table[["file", "actor", "gender", "emotion"]], table["duration"], out], axis=1)
 
@@ -85,3 +88,39 @@ def neighbour_agreement(X: np.ndarray, labels: np.ndarray, k: int = 10) -> tuple
     _, counts = np.unique(labels, return_counts=True)
     chance = float(((counts / counts.sum()) * ((counts - 1) / (counts.sum() - 1))).sum() / (counts / counts.sum()).sum())
     return same, chance
+
+
+def _counts(table: pd.DataFrame, col: str, by: pd.Series) -> dict[str, dict[str, int]]:
+    order = {"emotion": EMOTION_NAMES, "sentiment": SENTIMENT_NAMES}.get(col)
+    out = {}
+    for corpus, g in table.groupby(by.to_numpy(), sort=True):
+        counts = g[col].astype(str).value_counts()
+        keys = [k for k in order if k in counts] if order else sorted(counts.index)
+        out[str(corpus)] = {k: int(counts[k]) for k in keys}
+    return out
+
+
+def _crosstab(table: pd.DataFrame, rows: str, cols: str) -> dict:
+    order = {"emotion": EMOTION_NAMES, "sentiment": SENTIMENT_NAMES}
+    t = pd.crosstab(table[rows].astype(str), table[cols].astype(str))
+    if rows in order:
+        t = t.reindex([r for r in order[rows] if r in t.index])
+    return {"rows": list(t.index), "cols": list(t.columns), "values": t.to_numpy().astype(int).tolist()}
+
+
+def explore_data(table: pd.DataFrame, bin_seconds: float = 0.25) -> dict:
+    """What the app's Explore page draws, as plain JSON-ready data: counts by emotion, intensity,
+    gender and sentiment per corpus, the cross-tabs of the reduced sentiment, and durations."""
+    corpus = table["corpus"].astype(str) if "corpus" in table else pd.Series("ravdess", index=table.index)
+    edges = np.arange(0, float(np.ceil(table["duration"].max() / bin_seconds) + 1) * bin_seconds, bin_seconds)
+    durations = {str(c): np.histogram(g["duration"], bins=edges)[0].astype(int).tolist()
+                 for c, g in table.groupby(corpus.to_numpy(), sort=True)}
+    return {
+        "corpora": sorted(corpus.unique().tolist()),
+        "clips": int(len(table)), "speakers": int(table.groupby([corpus, table["actor"]]).ngroups),
+        "counts": {c: _counts(table, c, corpus) for c in ("emotion", "intensity", "gender", "sentiment")},
+        "crosstabs": {"sentiment x gender": _crosstab(table, "sentiment", "gender"),
+                      "sentiment x intensity": _crosstab(table, "sentiment", "intensity"),
+                      "emotion x gender": _crosstab(table, "emotion", "gender")},
+        "durations": {"edges": [round(float(e), 3) for e in edges], "counts": durations},
+    }

@@ -131,7 +131,7 @@ def encoder_to_tflite(encoder, out_dir: Path) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- the bundle
-RUNTIME_PACKAGES = ("numpy", "scipy", "pandas", "soundfile", "soxr", "librosa", "tensorflow-cpu",
+RUNTIME_PACKAGES = ("numpy", "scipy", "pandas", "soundfile", "soxr", "librosa", "tensorflow-cpu", "plotly",
                     "flask", "waitress", "tqdm")
 
 

@@ -245,3 +245,13 @@ def speed_table(runs: dict[str, Extraction], table: pd.DataFrame) -> pd.DataFram
                      "x real time": round(rate * mean_dur, 1)})
     return pd.DataFrame(rows)
 
+
+
+def warm_up() -> None:
+    """Compile librosa's numba kernels for every per-clip set once, in this process (``make setup``
+    calls it). Numba's on-disk cache is not safe when several processes write the same entry at
+    once -- seen here: two processes compiling chroma's pitch tracker together left an entry that
+    crashed every later process with a segmentation fault. Once warm, processes only read it."""
+    t = np.arange(audio.TARGET_SR, dtype=np.float32) / audio.TARGET_SR
+    y = (0.1 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    extract_clip(audio.trim_silence(y), [s for s, c in FEATURE_SETS.items() if c.engine == "clip"])

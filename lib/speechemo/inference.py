@@ -8,7 +8,9 @@ Two ways to predict:
 * one clip (``predict_audio``): the single-clip heads -- what a new voice gets;
 * several clips of one speaker (``predict_clips``): with at least ``same_speaker.min_clips`` of
   them, each clip is normalised with statistics of those clips only (kept for this call only) and
-  scored by the speaker-normalised heads; with fewer, the single-clip heads, and the answer says why.
+  scored by the speaker-normalised heads; with fewer, the single-clip heads, and the answer says why;
+* a long recording (``predict_segments``, up to 10 minutes): cut into voice-activity segments
+  (``segments``), each answered like a clip; its segments count as one voice's clips unless told not.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, features, whisper
-from .audio import AudioError
+from . import audio, features, segments, views, whisper
+from .audio import AudioError, InputError
 from .encoders import WHISPER_BASE
 from .labels import SENTIMENT_NAMES, sentiment_from_emotion
 from .numeric import softmax, zscore
@@ -27,10 +29,6 @@ from .numeric import softmax, zscore
 MIN_SECONDS = 0.3
 MAX_SECONDS = 30.0
 TASKS = ("emotion", "sentiment", "gender")
-
-
-class InputError(ValueError):
-    """Audio the models cannot judge (too short, too long, silent...); a client error."""
 
 
 class EncoderLite:
@@ -173,26 +171,26 @@ class Bundle:
         tasks = self.spec["tasks"]
         out: dict = {"dataset": self.dataset, "encoder": self.encoder_variant if self.encoder else None}
         for task in TASKS:
-            if task not in tasks or "single" not in tasks[task]:
-                continue
-            name = tasks[task].get("speaker") if normalised else None
-            if name and name in normalised:
-                out[task] = self._answer(name, self.probabilities(name, normalised[name])[0])
-            else:
+            if task in tasks and "single" in tasks[task]:
                 single = tasks[task]["single"]
                 out[task] = self._answer(single, self.probabilities(single, self.head_input(single, vectors))[0])
         if "sentiment" not in out and "emotion" in out:
             out["sentiment"] = self._sentiment_from_emotion(out["emotion"])
+        if normalised:
+            out.update(self._speaker_answers(normalised))
         return out
 
     def predict_signal(self, y: np.ndarray) -> dict:
         return self.predict_vectors(self.set_vectors(y))
 
-    def predict_audio(self, source: str | Path | bytes, name: str | None = None) -> dict:
-        """One clip: decode, check, front end, encoder, single-clip heads."""
+    def predict_audio(self, source: str | Path | bytes, name: str | None = None, view: bool = False) -> dict:
+        """One clip: decode, check, front end, encoder, single-clip heads. ``view``: add the clip
+        as heard (waveform envelope and log-mel, ``views.heard``) for the page."""
         y = self.load(source, name)
         out = self.predict_signal(y)
         out["seconds"] = round(y.shape[0] / audio.TARGET_SR, 3)
+        if view:
+            out["heard"] = views.heard(y)
         return out
 
     def predict_clips(self, clips: list[tuple[str, str | Path | bytes]], same_speaker: bool = True) -> dict:
@@ -210,38 +208,86 @@ class Bundle:
             except (AudioError, InputError) as err:
                 answers.append({"file": name, "error": str(err),
                                 "status": 422 if isinstance(err, InputError) else 415})
-        policy = self.spec.get("same_speaker", {})
-        k = self.min_clips
-        use = same_speaker and bool(k) and len(good) >= k
-        if not same_speaker:
-            use, why = False, "clips not declared as one speaker (same_speaker=true): single-clip models used"
-        elif not k:
-            why = "this bundle has no speaker-normalised model: single-clip models used"
-        elif use:
-            why = (f"{len(good)} clips of one speaker (>= {k}): each is normalised with these clips' "
-                   f"{policy.get('statistic', 'mean')} and scored by the speaker-normalised model")
-        else:
-            why = (f"only {len(good)} usable clip(s); the speaker-normalised model needs at least {k} clips "
-                   f"of the same speaker (below that it is worse than the single-clip model): single-clip models used")
-        normalised = self._normalise([v for _, v in good], policy.get("statistic", "mean")) if use else None
+        use, why = self._speaker_mode(len(good), same_speaker, "clips")
+        inputs = self._speaker_inputs([v for _, v in good]) if use else {}
         for j, (i, vec) in enumerate(good):
-            answers[i].update(self.predict_vectors(vec, {n: m[j] for n, m in normalised.items()} if use else None))
+            answers[i].update(self.predict_vectors(vec, self._row(inputs, j) if use else None))
         out = {"dataset": self.dataset, "mode": "speaker_normalised" if use else "single_clip", "why": why,
-               "clips_used": len(good), "min_clips": k, "clips": answers}
+               "clips_used": len(good), "min_clips": self.min_clips, "clips": answers}
         if good:
             out["overall"] = self._overall([answers[i] for i, _ in good])
         return out
 
-    def _normalise(self, vectors: list[dict[str, np.ndarray]], statistic: str) -> dict[str, np.ndarray]:
-        """Speaker heads' inputs, each clip normalised with these clips' statistics only."""
+    def predict_segments(self, source, name: str | None = None, same_speaker: bool = True,
+                         rules: segments.SegmentRules = segments.SegmentRules()) -> dict:
+        """A recording of up to 10 minutes: voice-activity segments, each answered (emotion,
+        sentiment, gender, confidence, start, end) plus the overall state. The file is read in
+        blocks; per segment only its answer and the speaker heads' inputs are kept (the latter for
+        the same-speaker mode: the segments of one recording are one voice most of the time)."""
+        label = name or str(source)[:60]
+        found = segments.scan(source, label)
+        spans = [s for s in segments.voice_spans(found.levels, rules) if s[1] - s[0] >= MIN_SECONDS]
+        out: dict = {"file": label, "dataset": self.dataset, "seconds": round(found.seconds, 3),
+                     "encoder": self.encoder_variant if self.encoder else None}
+        if not spans:
+            return {**out, "segments": [], "speech_seconds": 0.0, "mode": "single_clip", "overall": None,
+                    "why": "no speech found: the recording is silent or too quiet (nothing above "
+                           f"{rules.floor_db:.0f} dBFS for {MIN_SECONDS} s)"}
+        answers, kept = [], []
+        for start, end in spans:
+            vec = self.set_vectors(segments.read_span(source, start, end, label))
+            answer = self.predict_vectors(vec)
+            answers.append({"start": start, "end": end, **{t: answer[t] for t in TASKS if t in answer}})
+            kept.append({n: self.head_input(n, vec).astype(np.float32) for n in self._speaker_heads()})
+        use, why = self._speaker_mode(len(spans), same_speaker, "segments")
+        if use:
+            inputs = {n: zscore(np.stack([k[n] for k in kept]).astype(np.float64), scale=self._scaled())
+                      for n in self._speaker_heads()}
+            for j, a in enumerate(answers):
+                a.update(self._speaker_answers(self._row(inputs, j)))
+        return {**out, "segments": answers, "speech_seconds": round(sum(e - s for s, e in spans), 3),
+                "mode": "speaker_normalised" if use else "single_clip", "why": why,
+                "overall": self._overall(answers)}
+
+    # ------------------------------------------------------------------ same-speaker mode
+    def _speaker_heads(self) -> list[str]:
+        return [n["speaker"] for n in self.spec["tasks"].values() if n.get("speaker")]
+
+    def _scaled(self) -> bool:
+        return self.spec.get("same_speaker", {}).get("statistic", "mean") == "mean and std"
+
+    def _speaker_mode(self, n: int, same_speaker: bool, what: str) -> tuple[bool, str]:
+        """Whether ``n`` items of one voice get the speaker-normalised heads, and why in words."""
+        k, statistic = self.min_clips, self.spec.get("same_speaker", {}).get("statistic", "mean")
+        if not same_speaker:
+            return False, f"{what} not declared as one speaker (same_speaker=true): single-clip models used"
+        if not k:
+            return False, "this bundle has no speaker-normalised model: single-clip models used"
+        if n >= k:
+            return True, (f"{n} {what} of one speaker (>= {k}): each is normalised with these {what}' "
+                          f"{statistic} and scored by the speaker-normalised model")
+        return False, (f"only {n} usable {what}; the speaker-normalised model needs at least {k} of the same "
+                       "speaker (below that it is worse than the single-clip model): single-clip models used")
+
+    def _speaker_inputs(self, vectors: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Speaker heads' inputs, each row normalised with these items' statistics only."""
+        return {n: zscore(np.stack([self.head_input(n, v) for v in vectors]), scale=self._scaled())
+                for n in self._speaker_heads()}
+
+    def _speaker_answers(self, normalised: dict[str, np.ndarray]) -> dict:
+        """The answers of the tasks that have a speaker head, from normalised inputs (sentiment
+        follows emotion when the bundle has no sentiment head)."""
         out = {}
         for task, names in self.spec["tasks"].items():
-            name = names.get("speaker")
-            if not name:
-                continue
-            X = np.stack([self.head_input(name, v) for v in vectors])
-            out[name] = zscore(X, scale=statistic == "mean and std")
+            if names.get("speaker") in normalised:
+                out[task] = self._answer(names["speaker"], self.probabilities(names["speaker"], normalised[names["speaker"]])[0])
+        if "emotion" in out and "sentiment" not in self.spec["tasks"]:
+            out["sentiment"] = self._sentiment_from_emotion(out["emotion"])
         return out
+
+    @staticmethod
+    def _row(inputs: dict[str, np.ndarray], j: int) -> dict[str, np.ndarray]:
+        return {n: m[j] for n, m in inputs.items()}
 
     @staticmethod
     def _overall(answers: list[dict]) -> dict:

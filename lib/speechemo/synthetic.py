@@ -327,3 +327,17 @@ def generate_cremad(root: str | Path, actors: int = 6, sentences: tuple[str, ...
     demo[demo.ActorID.isin(ids)].drop(columns="gender").to_csv(Path(root) / "VideoDemographics.csv", index=False)
     marker.write_text("This corpus is SYNTHETIC (not CREMA-D), made by speechemo.synthetic.\n" + stamp + "\n")
     return audio_dir
+
+
+def long_recording(clips: list[np.ndarray], sr: int, pause: float = 0.8, seed: int = 0,
+                   noise_dbfs: float = -70.0) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """One recording made of ``clips`` (mono, ``sr`` Hz, already trimmed) with ``pause`` seconds of
+    faint noise between and around them; returns it and where each clip sits (seconds)."""
+    rng = np.random.default_rng(seed)
+    gap = lambda: (rng.normal(0, 10 ** (noise_dbfs / 20), int(pause * sr))).astype(np.float32)  # noqa: E731
+    parts, spans, t = [gap()], [], pause
+    for c in clips:
+        parts += [c.astype(np.float32), gap()]
+        spans.append((round(t, 3), round(t + c.size / sr, 3)))
+        t += c.size / sr + pause
+    return np.concatenate(parts), spans

@@ -1,7 +1,8 @@
 """Load and soak: the real server (``speechemo-serve``: waitress, as ``make serve`` runs it) on
-127.0.0.1, driven by 8 concurrent clients for 400 requests of good and bad uploads, bounded in
-count and time. Zero 5xx, every good answer identical to the single-request answer for the same
-file, every bad one the expected 4xx, resident memory growth under 10 % after request 100."""
+127.0.0.1, driven by 8 concurrent clients for 400 requests of good and bad uploads -- among them a
+few long recordings answered by voice segments -- bounded in count and time. Zero 5xx, every good
+answer identical to the single-request answer for the same file, every bad one the expected 4xx,
+resident memory growth under 10 % after request 100."""
 from __future__ import annotations
 
 import http.client
@@ -29,14 +30,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _post(port: int, data: bytes, name: str, timeout: float = 30.0) -> tuple[int, dict, float]:
+def _post(port: int, data: bytes, name: str, timeout: float = 60.0, path: str = "/api/predict"
+          ) -> tuple[int, dict, float]:
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     t0 = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/api/predict", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        conn.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
         resp = conn.getresponse()
         payload = resp.read()
     finally:
@@ -73,8 +75,10 @@ def server(bundle_dir):
     proc.wait(timeout=10)
 
 
-def test_concurrent_load_and_soak(server, tiny_table):
+def test_concurrent_load_and_soak(server, tiny_table, long_wav):
     port, proc = server
+    y, sr = sf.read(long_wav[0], dtype="float32")
+    long = {f"long{i}.wav": _wav(y[int(i * 20 * sr): int((i * 20 + 30) * sr)], sr) for i in range(2)}  # 30 s each
     good = {f"good{i}.wav": open(p, "rb").read() for i, p in enumerate(tiny_table.path.iloc[[0, 9, 21, 40, 63, 99]])}
     t = np.arange(int(0.2 * 16000)) / 16000
     bad = {"empty.wav": (b"", 400), "notes.txt.wav": (b"this is not audio at all" * 20, 415),
@@ -86,14 +90,21 @@ def test_concurrent_load_and_soak(server, tiny_table):
         status, body, _ = _post(port, data, name)
         assert status == 200, body
         reference[name] = body
+    for name, data in long.items():
+        status, body, _ = _post(port, data, name, path="/api/segments")
+        assert status == 200 and len(body["segments"]) >= 8, body
+        reference[name] = body
     plan = [(n, d, 200) for n, d in good.items()] + [(n, d, s) for n, (d, s) in bad.items()]
     jobs = [plan[i % len(plan)] for i in range(REQUESTS)]
+    for k, i in enumerate(range(40, REQUESTS, REQUESTS // 4)):  # four long recordings among the clips
+        name = list(long)[k % len(long)]
+        jobs[i] = (name, long[name], 200)
     rss, done = {}, [0]
     server_proc = psutil.Process(proc.pid)
 
     def one(job):
         name, data, expected = job
-        status, body, seconds = _post(port, data, name)
+        status, body, seconds = _post(port, data, name, path="/api/segments" if name in long else "/api/predict")
         done[0] += 1
         if done[0] == 100:
             rss["at_100"] = server_proc.memory_info().rss

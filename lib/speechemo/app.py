@@ -23,7 +23,10 @@ from .inference import Bundle
 from .segments import MAX_RECORDING_SECONDS
 
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024  # a 10-minute WAV at 48 kHz, 16-bit stereo is 115 MB
-FIGURES = ("confusion.png", "comparison_emotion.png", "reliability.png")
+FIGURES = {"comparison_emotion.png": "Emotion UA of every model and feature set, unseen speakers",
+           "confusion.png": "Confusions of the deployed emotion head (out-of-fold, unseen speakers)",
+           "reliability.png": "Calibration: confidence against accuracy before and after the temperature",
+           "robustness.png": "Robustness: UA of the candidates under noise, codecs, reverberation and more"}
 SEGMENT_FIELDS = ("start", "end", "emotion", "emotion_confidence", "sentiment", "sentiment_confidence",
                   "gender", "gender_confidence")
 
@@ -96,7 +99,7 @@ def create_app(bundle_dir: str | Path, max_bytes: int = MAX_UPLOAD_BYTES, encode
         table = pd.read_csv(path) if path.exists() else pd.DataFrame()
         best = views.best_results(table)
         full = table.drop(columns=[c for c in ("params", "commit", "created", "run") if c in table], errors="ignore")
-        figures = [f for f in FIGURES if (bundle.folder / "figures" / f).exists()]
+        figures = [(f, FIGURES[f]) for f in FIGURES if (bundle.folder / "figures" / f).exists()]
         return page("results.html", figures=figures,
                     best=best.to_html(index=False, classes="results", border=0) if len(best) else "",
                     full=full.to_html(index=False, classes="results full", border=0) if len(full) else "")

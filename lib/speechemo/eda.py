@@ -118,6 +118,8 @@ def explore_data(table: pd.DataFrame, bin_seconds: float = 0.25) -> dict:
     return {
         "corpora": sorted(corpus.unique().tolist()),
         "clips": int(len(table)), "speakers": int(table.groupby([corpus, table["actor"]]).ngroups),
+        "per_corpus": {str(c): {"clips": int(len(g)), "speakers": int(g["actor"].nunique())}
+                       for c, g in table.groupby(corpus.to_numpy(), sort=True)},
         "counts": {c: _counts(table, c, corpus) for c in ("emotion", "intensity", "gender", "sentiment")},
         "crosstabs": {"sentiment x gender": _crosstab(table, "sentiment", "gender"),
                       "sentiment x intensity": _crosstab(table, "sentiment", "intensity"),

@@ -16,7 +16,8 @@ function heat(div, t) {
   const r = await fetch("/api/explore");
   const d = await r.json();
   if (!r.ok) { $("explore-summary").textContent = d.error; return; }
-  $("explore-summary").textContent = `${d.clips} clips from ${d.speakers} speakers; corpora: ${d.corpora.join(", ")}.`;
+  const parts = Object.entries(d.per_corpus).map(([c, v]) => `${c}: ${v.clips} clips, ${v.speakers} speakers`);
+  $("explore-summary").textContent = `${d.clips} clips from ${d.speakers} speakers (${parts.join("; ")}).`;
   for (const k of ["emotion", "intensity", "gender", "sentiment"]) grouped("chart-" + k, d.counts[k]);
   heat("chart-sentiment-gender", d.crosstabs["sentiment x gender"]);
   heat("chart-sentiment-intensity", d.crosstabs["sentiment x intensity"]);

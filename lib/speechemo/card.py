@@ -127,7 +127,9 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"{p['embedding_rel_to_range']:.1e} of that range: float32 rounding through six layers, kernels summing "
                   f"in another order); probabilities max |diff| {p['proba_max_abs']:.2e}; "
                   f"identical argmax: {p['argmax_identical']}"]
-        if "int8" in checks:
+        if "int8" in checks and "ua_int8" not in checks["int8"]:
+            lines.append(f"* int8 vs float32: not compared ({checks['int8'].get('note', 'no encoder head')})")
+        elif "int8" in checks:
             q = checks["int8"]
             which = (f"all {q['n']} clips" if q.get("of", q["n"]) == q["n"]
                      else f"{q['n']} of the {q['of']} clips (the same number from every actor)")

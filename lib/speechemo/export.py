@@ -347,20 +347,27 @@ def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[
     return {"n": len(paths), **emb, "proba_max_abs": worst, "argmax_identical": same}
 
 
-def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrated: dict, actors: np.ndarray,
-               head: str = "emotion", rows: np.ndarray | None = None) -> dict:
+def int8_check(deploy_dir: Path, paths: list[str], tables: dict[str, pd.DataFrame], calibrated: dict,
+               actors: np.ndarray, head: str = "emotion", rows: np.ndarray | None = None) -> dict:
     """The int8 encoder on the clips ``rows`` (all by default): how often the ``head`` (trained on
     all actors) gives the same class as on the float32 (notebook) embeddings, and the six-fold UA
-    with the fold heads applied to int8 embeddings of their test actors, beside float32's."""
+    with the fold heads applied to int8 embeddings of their test actors, beside float32's. A fusion
+    head (encoder + table sets) gets the int8 states beside the other sets' columns as computed."""
     from tqdm import tqdm
 
     rows = np.arange(len(paths)) if rows is None else np.asarray(rows)
     b = Bundle(deploy_dir, encoder="int8")
-    X8 = np.stack([b.encoder(whisper.log_mel(b.load(paths[r]))) for r in tqdm(rows, desc="int8 encoder")])
-    X8, Xf = X8.astype(np.float64), X_float[rows]
+    features = b.heads[head]["features"]
+    if ENCODER_SET not in features:
+        return {"n": len(rows), "agreement": float("nan"), "note": "the head does not use the encoder"}
+    enc8 = np.stack([b.encoder(whisper.log_mel(b.load(paths[r]))) for r in tqdm(rows, desc="int8 encoder")])
+    enc_f = tables[ENCODER_SET].to_numpy(np.float64)[rows]
+
+    def matrix(enc: np.ndarray) -> np.ndarray:
+        return np.hstack([enc if p == ENCODER_SET else tables[p].to_numpy(np.float64)[rows] for p in features])
+
+    X8, Xf = matrix(enc8.astype(np.float64)), matrix(enc_f)
     c = calibrated[head]
-    if b.heads[head]["features"] != [ENCODER_SET]:
-        return {"n": len(rows), "agreement": float("nan"), "note": "head is not on the encoder alone"}
     final = c["head"]
     agree = float((final.predict(X8) == final.predict(Xf)).mean())
     true = c["oof"].set_index("row").true
@@ -375,7 +382,7 @@ def int8_check(deploy_dir: Path, paths: list[str], X_float: np.ndarray, calibrat
                                      h.classes)["ua"])
         ua[name] = float(np.mean(per))
     return {"n": len(rows), "of": len(paths), "agreement": agree, "ua_int8": ua["int8"], "ua_float32": ua["float32"],
-            "max_abs_diff": float(np.abs(X8 - Xf).max())}
+            "max_abs_diff": float(np.abs(enc8 - enc_f).max()), "features": features}
 
 
 def check_rows(meta: pd.DataFrame, at_most: int, seed: int = 0) -> np.ndarray:

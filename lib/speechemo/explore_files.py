@@ -34,8 +34,8 @@ def pick_examples(table: pd.DataFrame, per_emotion: int = 2, seed: int = 0) -> p
     corpus = table["corpus"].astype(str) if "corpus" in table else pd.Series("ravdess", index=table.index)
     ok = corpus.map(lambda c: shareable(c)[0])
     rows = []
-    for (_, _), g in table[ok].assign(_corpus=corpus[ok]).groupby(["_corpus", "emotion"], sort=True):
-        g = g.sample(frac=1.0, random_state=seed)
+    for k, (_, g) in enumerate(table[ok].assign(_corpus=corpus[ok]).groupby(["_corpus", "emotion"], sort=True)):
+        g = g.sample(frac=1.0, random_state=seed + k)  # other voices for each emotion
         rows.append(g.groupby("gender", sort=True).head(1).head(per_emotion))
     return pd.concat(rows) if rows else table.iloc[:0]
 

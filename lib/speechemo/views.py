@@ -7,8 +7,8 @@ import pandas as pd
 
 from . import audio, whisper
 
-PROTOCOL_WORDS = {"speaker_independent": "unseen speakers, all corpora pooled", "within": "unseen speakers, within",
-                  "loco": "unseen corpus (leave-one-corpus-out), tested on", "random_split": "random split (speakers seen)"}
+PROTOCOL_WORDS = {"speaker_independent": "speaker folds", "within": "speaker folds within",
+                  "loco": "leave-one-corpus-out, tested on", "random_split": "random split (speakers seen)"}
 
 
 def _pool(x: np.ndarray, n: int, how) -> np.ndarray:

@@ -8,7 +8,7 @@ function grouped(div, counts) {
     legend: {orientation: "h"}, margin: {...LAYOUT.margin, l: 50}, yaxis: {title: {text: "clips"}}}, PLOT_CONFIG);
 }
 function heat(div, t) {
-  Plotly.newPlot(div, [{type: "heatmap", z: t.values, x: t.cols, y: t.rows, colorscale: "Blues", showscale: false,
+  Plotly.newPlot(div, [{type: "heatmap", z: t.values, x: t.cols, y: t.rows, colorscale: "Blues", reversescale: true, showscale: false,
     text: t.values, texttemplate: "%{text}", hovertemplate: "%{y} · %{x}: %{z} clips<extra></extra>"}],
     {...LAYOUT, margin: {...LAYOUT.margin, l: 80}}, PLOT_CONFIG);
 }

@@ -241,8 +241,7 @@ class Bundle:
             kept.append({n: self.head_input(n, vec).astype(np.float32) for n in self._speaker_heads()})
         use, why = self._speaker_mode(len(spans), same_speaker, "segments")
         if use:
-            inputs = {n: zscore(np.stack([k[n] for k in kept]).astype(np.float64), scale=self._scaled())
-                      for n in self._speaker_heads()}
+            inputs = self._normalised(kept)
             for j, a in enumerate(answers):
                 a.update(self._speaker_answers(self._row(inputs, j)))
         return {**out, "segments": answers, "speech_seconds": round(sum(e - s for s, e in spans), 3),
@@ -270,8 +269,12 @@ class Bundle:
                        "speaker (below that it is worse than the single-clip model): single-clip models used")
 
     def _speaker_inputs(self, vectors: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        """Speaker heads' inputs, each row normalised with these items' statistics only."""
-        return {n: zscore(np.stack([self.head_input(n, v) for v in vectors]), scale=self._scaled())
+        """Speaker heads' inputs of these items' vectors, normalised (``_normalised``)."""
+        return self._normalised([{n: self.head_input(n, v) for n in self._speaker_heads()} for v in vectors])
+
+    def _normalised(self, inputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Per speaker head, the items' inputs stacked and normalised with these items' statistics only."""
+        return {n: zscore(np.stack([i[n] for i in inputs]).astype(np.float64), scale=self._scaled())
                 for n in self._speaker_heads()}
 
     def _speaker_answers(self, normalised: dict[str, np.ndarray]) -> dict:

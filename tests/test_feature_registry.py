@@ -4,14 +4,15 @@ speaker-independent cross-validation; nothing else in the package is touched."""
 import numpy as np
 import pytest
 
-from speechemo import evaluation as ev, feature_registry as reg, features
-from speechemo.feature_registry import Encoder, FeatureConfig, register, register_encoder
+from speechemo import evaluation as ev, export, feature_registry as reg, features
+from speechemo.calibration import LinearHead
+from speechemo.feature_registry import Encoder, FeatureConfig, View, register, register_encoder, register_view
 
 
 @pytest.fixture()
 def clean_registry():
     """The registries are module-level: every entry a test adds is removed afterwards."""
-    saved = {name: dict(getattr(reg, name)) for name in ("FEATURE_SETS", "EXTRACTORS", "ENCODERS")}
+    saved = {name: dict(getattr(reg, name)) for name in ("FEATURE_SETS", "EXTRACTORS", "ENCODERS", "VIEWS")}
     yield
     for name, copy in saved.items():
         live = getattr(reg, name)
@@ -79,6 +80,30 @@ def test_a_second_encoder_is_one_entry(clean_registry, tiny_table, tmp_path):
     register_encoder(Encoder(enc.name, enc.load, enc.front_end, enc.columns, "toy-v2"))
     assert reg.FEATURE_SETS["toy_pooled"].key() != old_key
     assert features.extract(sub, ["toy_pooled"], tmp_path, n_jobs=1, progress=False).computed == len(sub)
+
+
+def test_a_view_reads_its_base_set_and_is_served_on_it(clean_registry, tiny_table, tmp_path):
+    register_view(View("seed_mfcc", "seed", keep=lambda c: c.startswith("mfcc")))
+    sub = tiny_table.iloc[::3]
+    ext = features.extract(sub, ["seed_mfcc", "functionals"], tmp_path, n_jobs=1, progress=False)
+    assert set(ext.tables) == {"seed_mfcc", "functionals"}          # the base is read, not returned
+    again = features.extract(sub, ["seed"], tmp_path, n_jobs=1, progress=False)
+    assert again.computed == 0                                      # the view cached nothing of its own
+    base = again.tables["seed"]
+    assert list(ext.tables["seed_mfcc"].columns) == [c for c in base.columns if c.startswith("mfcc")]
+    assert 0 < ext.tables["seed_mfcc"].shape[1] < base.shape[1]
+    # a head fitted on view + another set answers the same on the bundle's sets (base set, zeros elsewhere)
+    tables = {**ext.tables, "seed": base}
+    width = ext.tables["seed_mfcc"].shape[1] + ext.tables["functionals"].shape[1]
+    head = LinearHead(["a", "b"], np.random.default_rng(0).normal(size=(2, width)), np.array([0.1, -0.2]), 2.0)
+    served = export.served_head(head, "seed_mfcc+functionals", tables)
+    assert export.served_features("seed_mfcc+functionals") == "seed+functionals"
+    X_fit, _, _ = export.feature_matrix(tables, "seed_mfcc+functionals")
+    X_served, _, _ = export.feature_matrix(tables, "seed+functionals")
+    assert np.allclose(head.proba(X_fit), served.proba(X_served)) and served.temperature == 2.0
+    assert "seed_mfcc" in export.bundle_sets()
+    with pytest.raises(ValueError, match="base set"):
+        register_view(View("orphan", "no_such_set", keep=bool))
 
 
 def test_registry_refuses_mismatched_engines(clean_registry):

@@ -58,6 +58,13 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
                      "the classes both share): " + ", ".join(f"{c} UA {percent(v)}" for c, v in e["unseen_corpus"].items())
                      + ("; measured in notebook 06 with the same head trained without augmentation"
                         if e.get("training") == "augmented" else ""))
+    nested = e.get("nested")
+    if nested:
+        lines.append(f"* **the choice itself cross-validated** (nested: on each fold, the head the same rule picks from "
+                     f"the other five folds, scored on that fold): UA {percent(nested['ua_nested'], nested['ua_nested_std'])}"
+                     + (f", worst case under perturbation {percent(nested['ua_robust_nested'])}"
+                        if nested.get("ua_robust_nested") is not None else "")
+                     + f"; the rule picked this head on {nested['folds_as_deployed']} of {nested['folds']} folds")
     if e.get("selected_by") and e["selected_by"] != "clean UA":
         words = {"ua_robust": "UA under perturbation", "ua_loco": "UA on an unseen corpus"}
         lines.append("* chosen among the candidates by the worst of: "
@@ -118,7 +125,11 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   "| UA | " + " | ".join(f"{v * 100:.1f}" for v in curve.values()) + " |", "",
                   f"K = 0 is the single-clip model. The threshold (K = {ss['min_clips']}, statistic: "
                   f"{ss['statistic']}) is the smallest K of that curve that beats a single clip; gender is "
-                  "always the single-clip head (normalising by speaker removes what gender is heard from).", ""]
+                  "always the single-clip head (normalising by speaker removes what gender is heard from).", "",
+                  *([f"Cross-validated threshold (nested: K chosen on each fold from the other five folds' curve): "
+                     f"UA at that K {percent(ss['nested']['ua_at_k'], ss['nested']['ua_at_k_std'])} against "
+                     f"{percent(ss['nested']['ua_single'])} from one clip; the Ks chosen: "
+                     f"{', '.join(str(k) for k in ss['nested']['ks'])}.", ""] if ss.get("nested") else [])]
     p = checks.get("parity")
     if p:
         lines += ["## Checks at export", "",

@@ -269,8 +269,12 @@ def record(results_dir: Path, row: dict, res: CVResult) -> None:
     _upsert(results_dir / "summary.csv", pd.DataFrame([row])[SUMMARY_COLUMNS], KEY)
     folds = res.folds.assign(**{k: row[k] for k in KEY})
     _upsert(results_dir / "folds.csv", folds[KEY + list(res.folds.columns)], KEY + ["fold"])
-    name = "__".join(str(row[k]) for k in KEY) + ".csv"
-    write_csv(res.predictions, results_dir / "predictions" / name)
+    write_csv(res.predictions, predictions_path(results_dir, row))
+
+
+def predictions_path(results_dir: Path, row) -> Path:
+    """Where the per-clip predictions of a summary row (a dict or a Series with the KEY) live."""
+    return Path(results_dir) / "predictions" / ("__".join(str(row[k]) for k in KEY) + ".csv")
 
 
 def forget(results_dir: Path, notebook: str, dataset: str) -> int:
@@ -289,8 +293,8 @@ def forget(results_dir: Path, notebook: str, dataset: str) -> int:
             folds = pd.read_csv(folds_path, keep_default_na=False, na_values=[""])
             keys = set(map(tuple, gone[KEY].astype(str).to_numpy()))
             write_csv(folds[[tuple(r) not in keys for r in folds[KEY].astype(str).to_numpy()]], folds_path)
-        for r in gone.itertuples():
-            (results_dir / "predictions" / ("__".join(str(getattr(r, k)) for k in KEY) + ".csv")).unlink(missing_ok=True)
+        for _, r in gone.iterrows():
+            predictions_path(results_dir, r).unlink(missing_ok=True)
     return len(gone)
 
 
@@ -299,6 +303,12 @@ def load_summary(results_dir: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     return pd.read_csv(path)
+
+
+def load_folds(results_dir: Path) -> pd.DataFrame:
+    """``folds.csv``: one row per result and speaker fold (empty when nothing was recorded)."""
+    path = Path(results_dir) / "folds.csv"
+    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=KEY + ["fold", "ua"])
 
 
 def best(summary: pd.DataFrame, task: str, dataset: str, metric: str = "ua") -> pd.Series:

@@ -24,7 +24,7 @@ from .corpora import REGISTRY
 from .datasets import LAYOUT
 from .download import is_synthetic_name
 from .encoders import WHISPER_BASE
-from .features import FEATURE_SETS
+from .features import FEATURE_SETS, VIEWS
 from .inference import Bundle
 from .numeric import fit_temperature
 
@@ -34,8 +34,32 @@ ENCODER_FILES = {"float32": "encoder_float32.tflite", "int8": "encoder_int8.tfli
 
 
 def bundle_sets() -> list[str]:
-    """Feature sets the bundle computes from one clip: the encoder and the per-clip tables."""
-    return [s for s, c in FEATURE_SETS.items() if (c.engine == "clip" and c.kind == "table") or s == ENCODER_SET]
+    """Feature sets the bundle computes from one clip: the encoder and the per-clip tables, and
+    the views of those (a head on a view is served on its base set, see ``served_head``)."""
+    computed = [s for s, c in FEATURE_SETS.items() if (c.engine == "clip" and c.kind == "table") or s == ENCODER_SET]
+    return computed + [v for v, view in VIEWS.items() if view.base in computed]
+
+
+def served_features(features: str) -> str:
+    """The sets the bundle computes for ``features``: each view replaced by its base set."""
+    return "+".join(VIEWS[p].base if p in VIEWS else p for p in parts(features))
+
+
+def served_head(head: LinearHead, features: str, tables: dict[str, pd.DataFrame]) -> LinearHead:
+    """``head`` (fitted on the columns of ``features``) on the columns of ``served_features``: a
+    view's weights go to its columns of the base set, the base set's other columns get 0."""
+    blocks, start = [], 0
+    for p in parts(features):
+        width = tables[p].shape[1]
+        W = head.W[:, start:start + width]
+        start += width
+        if p in VIEWS:
+            base = list(tables[VIEWS[p].base].columns)
+            full = np.zeros((W.shape[0], len(base)))
+            full[:, VIEWS[p].positions(base)] = W
+            W = full
+        blocks.append(W)
+    return LinearHead(head.classes, np.hstack(blocks), head.b, head.temperature)
 
 
 def parts(features: str) -> list[str]:
@@ -149,9 +173,11 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
                feature_names: dict[str, list[str] | None], dataset: str, calibration: dict) -> dict:
     """What ``preprocessing.json`` says of one head (``unseen_corpus``: its leave-one-corpus-out
     UA per held-out corpus, when the dataset has several)."""
-    return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": parts(row.features),
+    served = parts(served_features(row.features))
+    return {"name": name, "task": task, "labels": head.classes, "model": row.model, "features": served,
+            **({"fitted_on": row.features} if served_features(row.features) != row.features else {}),
             "training": row["training"] if isinstance(row.get("training"), str) else "clean",
-            "feature_names": {p: feature_names.get(p) for p in parts(row.features)},
+            "feature_names": {p: feature_names.get(p) for p in served},
             "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
             "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},
             "unseen_corpus": _floats(row, "loco_"),

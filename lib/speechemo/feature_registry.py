@@ -54,10 +54,25 @@ class Encoder:
     weights_id: str
 
 
+@dataclass(frozen=True)
+class View:
+    """A named subset of a registered set's columns (e.g. an encoder's mean-pooled states): it has
+    no extraction and no cache of its own; it is read from its base set's cached vectors.
+    ``keep(column name)`` says which columns it holds."""
+
+    name: str
+    base: str
+    keep: Callable[[str], bool]
+
+    def positions(self, base_columns: list[str]) -> list[int]:
+        return [i for i, c in enumerate(base_columns) if self.keep(c)]
+
+
 #: the registries: set name -> configuration; per-clip set -> (compute, column names or None)
 FEATURE_SETS: dict[str, FeatureConfig] = {}
 EXTRACTORS: dict[str, tuple[Callable[[Frames, FeatureConfig], object], Callable[[], list[str]] | None]] = {}
 ENCODERS: dict[str, Encoder] = {}
+VIEWS: dict[str, View] = {}
 
 
 def register(cfg: FeatureConfig, columns: Callable[[], list[str]] | None = None):
@@ -79,3 +94,13 @@ def register_encoder(encoder: Encoder, *sets: FeatureConfig) -> Encoder:
             raise ValueError(f"{cfg.name}: engine {cfg.engine!r} is not the encoder {encoder.name!r}")
         FEATURE_SETS[cfg.name] = cfg
     return encoder
+
+
+def register_view(view: View) -> View:
+    """Add a view of an already registered set."""
+    if view.base not in FEATURE_SETS:
+        raise ValueError(f"view {view.name}: its base set {view.base!r} is not registered")
+    if view.name in FEATURE_SETS:
+        raise ValueError(f"view {view.name}: a feature set already has that name")
+    VIEWS[view.name] = view
+    return view

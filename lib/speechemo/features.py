@@ -6,6 +6,8 @@ A feature set is one registry entry, written where it is computed:
   ``@register(FeatureConfig(...))`` -- ``clip_features`` (seed, functionals, sequence, image) and
   ``opensmile_features`` (egemaps, compare). They are computed in parallel worker processes, one
   decode and one STFT per file for all of them.
+- views (``View``): a named column subset of a set (``whisper_base_mean``), read from its base
+  set's cached vectors.
 - encoder sets (``engine`` = an encoder's name): an ``Encoder`` entry in ``encoders`` (how to load
   the model, its front end, its column names, the id of its weights) and the set that pools it
   (``whisper_base``). They are computed in batches of clips of similar length, in this process or
@@ -27,8 +29,8 @@ import pandas as pd
 
 from . import audio, files
 from . import clip_features, opensmile_features, encoders  # noqa: F401,I001 - register their sets, in this order
-from .feature_registry import (ENCODERS, EXTRACTORS, FEATURE_SETS, Encoder,  # noqa: F401 - the registry's
-                               FeatureConfig, register, register_encoder)  # public face
+from .feature_registry import (ENCODERS, EXTRACTORS, FEATURE_SETS, VIEWS, Encoder,  # noqa: F401 - the registry's
+                               FeatureConfig, View, register, register_encoder, register_view)  # public face
 from .executor import Executor, thread_budget
 from .frames import Frames
 
@@ -173,6 +175,13 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
     chunks go to the workers. Either way workers only compute: this process alone writes the cache.
     """
 
+    if any(s in VIEWS for s in sets):  # a view is read from its base set's vectors
+        bases = list(dict.fromkeys(VIEWS[s].base if s in VIEWS else s for s in sets))
+        ext = extract(table, bases, cache_dir, n_jobs, progress, whisper_dir, encoder_chunk, executor)
+        base_tables = dict(ext.tables)
+        ext.tables = {s: (base_tables[VIEWS[s].base].iloc[:, VIEWS[s].positions(list(base_tables[VIEWS[s].base].columns))]
+                          if s in VIEWS else base_tables[s]) for s in sets if s in VIEWS or s in base_tables}
+        return ext
     ex = executor or Executor("", n_jobs, thread_budget(n_jobs))
     unknown = [s for s in sets if s not in FEATURE_SETS]
     if unknown:

@@ -1,0 +1,98 @@
+"""The deployment choices cross-validated: a fold's own scores never enter its choice."""
+import numpy as np
+import pandas as pd
+
+from speechemo import evaluation as ev, selection
+
+FOLDS = range(1, 7)
+
+
+def _tables(ua: dict[str, list[float]], robust: dict[str, list[float]] | None = None):
+    """summary, folds.csv and robustness per-fold rows for emotion candidates named by features."""
+    base = {"dataset": "ravdess", "task": "emotion", "model": "ridge", "protocol": ev.SPEAKER_INDEPENDENT,
+            "normalisation": "none"}
+    folds = pd.DataFrame([{**base, "features": f, "fold": k, "ua": u} for f, us in ua.items()
+                          for k, u in zip(FOLDS, us)])
+    summary = folds.groupby(ev.KEY).ua.mean().reset_index().assign(ua_std=0.0, wa=0.5, wa_std=0.0, macro_f1=0.5)
+    rows = []
+    for f, us in (robust or {}).items():
+        for k, u in zip(FOLDS, us):
+            common = {k2: base[k2] for k2 in ("task", "model", "normalisation")}
+            rows += [{**common, "features": f, "training": "clean", "fold": k, "perturbation": "clean", "ua": ua[f][k - 1]},
+                     {**common, "features": f, "training": "clean", "fold": k, "perturbation": "noise", "ua": u}]
+    return summary, folds, pd.DataFrame(rows)
+
+
+def _plan(summary, feature):
+    row = summary[summary.features == feature].iloc[0]
+    return [{"name": "emotion", "task": "emotion", "normalisation": "none", "row": row, "best_any": row}]
+
+
+def test_a_head_that_wins_by_one_fold_is_not_credited_with_that_fold():
+    # "whisper_base" is best on average only because of fold 6; "functionals" is steadier
+    summary, folds, _ = _tables({"whisper_base": [0.60] * 5 + [0.99], "functionals": [0.65] * 5 + [0.40]})
+    nested = selection.nested_heads(_plan(summary, "whisper_base"), summary, folds, pd.DataFrame(), "ravdess")
+    by_fold = nested.set_index("fold")
+    # on folds 1-5 the other folds still include fold 6's 0.99: whisper_base (0.678) beats functionals (0.60)
+    assert (by_fold.loc[1:5, "chosen"] == "ridge / whisper_base").all()
+    # on fold 6 the choice is made without it: functionals, scored on fold 6 (0.40), not whisper_base's 0.99
+    assert by_fold.loc[6, "chosen"] == "ridge / functionals" and by_fold.loc[6, "ua"] == 0.40
+    s = selection.nested_summary(nested).iloc[0]
+    assert np.isclose(s.ua_nested, (0.60 * 5 + 0.40) / 6) and s.folds_as_deployed == 5
+    assert s.ua_nested < summary.ua.max()
+
+
+def test_a_folds_own_scores_never_change_its_choice():
+    rng = np.random.default_rng(0)
+    ua = {f: list(rng.uniform(0.4, 0.8, 6)) for f in ("whisper_base", "functionals", "whisper_base+functionals")}
+    rob = {f: list(rng.uniform(0.3, 0.7, 6)) for f in ua}
+    summary, folds, per_fold = _tables(ua, rob)
+    first = selection.nested_heads(_plan(summary, "functionals"), summary, folds, per_fold, "ravdess")
+    for f in ua:  # fold 3's scores replaced for every candidate (clean and perturbed)
+        ua[f][2], rob[f][2] = rng.uniform(0, 1), rng.uniform(0, 1)
+    summary2, folds2, per_fold2 = _tables(ua, rob)
+    second = selection.nested_heads(_plan(summary2, "functionals"), summary2, folds2, per_fold2, "ravdess")
+    assert first.set_index("fold").loc[3, "chosen"] == second.set_index("fold").loc[3, "chosen"]
+    # and the criterion is the deployment rule's: the worst case under perturbation, over the other folds
+    expected = max(ua, key=lambda f: np.mean([u for k, u in enumerate(rob[f]) if k != 2]))
+    assert first.set_index("fold").loc[3, "chosen"] == f"ridge / {expected} (clean)"
+
+
+def test_the_threshold_k_is_chosen_without_the_fold():
+    rows = []
+    for fold in FOLDS:
+        for k, ua in (("0", 0.60), ("4", 0.62 if fold != 6 else 0.50), ("8", 0.70), ("all", 0.80)):
+            rows.append({"statistics": "mean only", "k": k, "fold": fold, "repeat": 0, "ua": ua})
+    curve = pd.DataFrame(rows)
+    per_fold = selection.nested_k(curve)
+    # folds 1-5 see fold 6's poor K = 4 (mean 0.596 < 0.60) and take K = 8; fold 6 does not see it
+    assert list(per_fold.k) == [8] * 5 + [4]
+    assert per_fold.set_index("fold").loc[6, "ua_at_k"] == 0.50
+    s = selection.nested_k_summary(per_fold)
+    assert np.isclose(s["ua_at_k"], (0.70 * 5 + 0.50) / 6) and s["ks"] == [8] * 5 + [4]
+
+
+def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
+    from speechemo import card
+
+    head = {"name": "emotion", "task": "emotion", "labels": ["angry"], "model": "ridge", "features": ["whisper_base"],
+            "normalisation": "none", "temperature": 1.2,
+            "speaker_independent": {"ua": 0.70, "ua_std": 0.02, "wa": 0.7, "wa_std": 0.02, "macro_f1": 0.7},
+            "calibration": {"ece_before": 0.2, "ece_after": 0.05, "ece_after_std": 0.01},
+            "best_overall": {"model": "ridge", "features": "whisper_base", "normalisation": "none", "ua": 0.7}}
+    nested = selection.spec_entries(pd.DataFrame([{"head": "emotion", "ua_nested": 0.66, "ua_nested_std": 0.03,
+                                                   "ua_robust_nested": np.nan, "folds_as_deployed": 5, "folds": 6}]))
+    assert nested["emotion"]["ua_robust_nested"] is None and isinstance(nested["emotion"]["folds"], int)
+    curve = {"mean only": {"0": 0.7, "4": 0.75}}
+    policy = {"min_clips": 4, "statistic": "mean only", "curve": curve,
+              "nested": selection.nested_k_summary(pd.DataFrame({"fold": [1, 2], "k": [4, 8], "statistic": "mean only",
+                                                                 "ua_at_k": [0.74, 0.76], "ua_single": [0.7, 0.7]}))}
+    spec = {"dataset": "ravdess", "synthetic": False, "heads": {"emotion": {**head, "nested": nested["emotion"]}},
+            "same_speaker": policy}
+    text = card.model_card(spec, {}, 10, 4)
+    assert "the choice itself cross-validated" in text and "UA 66.0 ± 3.0 %" in text and "on 5 of 6 folds" in text
+    assert "worst case under perturbation" not in text
+    assert "UA at that K 75.0 ± 1.0 %" in text and "the Ks chosen: 4, 8" in text
+    assert "cross-validated" not in card.model_card({**spec, "heads": {"emotion": head},
+                                                     "same_speaker": {k: v for k, v in policy.items() if k != "nested"}},
+                                                    {}, 10, 4)

@@ -39,6 +39,7 @@ def test_a_head_that_wins_by_one_fold_is_not_credited_with_that_fold():
     assert by_fold.loc[6, "chosen"] == "ridge / functionals" and by_fold.loc[6, "ua"] == 0.40
     s = selection.nested_summary(nested).iloc[0]
     assert np.isclose(s.ua_nested, (0.60 * 5 + 0.40) / 6) and s.folds_as_deployed == 5
+    assert np.isclose(s.ua_deployed_same_clips, (0.60 * 5 + 0.99) / 6) and s.scored_on == "all of that fold's clips"
     assert s.ua_nested < summary.ua.max()
 
 
@@ -81,6 +82,7 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
             "calibration": {"ece_before": 0.2, "ece_after": 0.05, "ece_after_std": 0.01},
             "best_overall": {"model": "ridge", "features": "whisper_base", "normalisation": "none", "ua": 0.7}}
     nested = selection.spec_entries(pd.DataFrame([{"head": "emotion", "ua_nested": 0.66, "ua_nested_std": 0.03,
+                                                   "ua_deployed_same_clips": 0.70, "scored_on": "all of that fold's clips",
                                                    "ua_robust_nested": np.nan, "folds_as_deployed": 5, "folds": 6}]))
     assert nested["emotion"]["ua_robust_nested"] is None and isinstance(nested["emotion"]["folds"], int)
     curve = {"mean only": {"0": 0.7, "4": 0.75}}
@@ -90,7 +92,7 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
     spec = {"dataset": "ravdess", "synthetic": False, "heads": {"emotion": {**head, "nested": nested["emotion"]}},
             "same_speaker": policy}
     text = card.model_card(spec, {}, 10, 4)
-    assert "the choice itself cross-validated" in text and "UA 66.0 ± 3.0 %" in text and "on 5 of 6 folds" in text
+    assert "the choice itself cross-validated" in text and "scored on all of that fold's clips): UA 66.0 ± 3.0 % against 70.0 % for this head" in text and "on 5 of 6 folds" in text
     assert "worst case under perturbation" not in text
     assert "UA at that K 75.0 ± 1.0 %" in text and "the Ks chosen: 4, 8" in text
     assert "cross-validated" not in card.model_card({**spec, "heads": {"emotion": head},

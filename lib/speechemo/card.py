@@ -61,7 +61,9 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     nested = e.get("nested")
     if nested:
         lines.append(f"* **the choice itself cross-validated** (nested: on each fold, the head the same rule picks from "
-                     f"the other five folds, scored on that fold): UA {percent(nested['ua_nested'], nested['ua_nested_std'])}"
+                     f"the other five folds, scored on {nested['scored_on']}): UA "
+                     f"{percent(nested['ua_nested'], nested['ua_nested_std'])} against {percent(nested['ua_deployed_same_clips'])} "
+                     "for this head on the same clips"
                      + (f", worst case under perturbation {percent(nested['ua_robust_nested'])}"
                         if nested.get("ua_robust_nested") is not None else "")
                      + f"; the rule picked this head on {nested['folds_as_deployed']} of {nested['folds']} folds")

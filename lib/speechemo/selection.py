@@ -57,15 +57,17 @@ def _rows_of(table: pd.DataFrame, row: pd.Series, key: list[str]) -> pd.DataFram
 
 def fold_scores(per_fold: pd.DataFrame, folds: pd.DataFrame, row: pd.Series, fold: int) -> dict[str, float]:
     """UA of one configuration on ``fold``'s test speakers: clean (the robustness suite's fit when it
-    scored the configuration, else ``folds.csv``) and its worst case over the perturbations."""
+    scored the configuration, on its sample of test clips; else ``folds.csv``, all test clips) and its
+    worst case over the perturbations; ``scored_on`` says which clips."""
     trained = isinstance(row.get("training"), str) and "training" in per_fold
     mine = _rows_of(per_fold, row, KEY + (["training"] if trained else [])) if len(per_fold) else per_fold
     mine = mine[mine.fold == fold] if len(mine) else mine
     if len(mine):
         worst = mine[mine.perturbation != "clean"].groupby("perturbation").ua.mean().min()
-        return {"ua": float(mine[mine.perturbation == "clean"].ua.mean()), "ua_robust": float(worst)}
+        return {"ua": float(mine[mine.perturbation == "clean"].ua.mean()), "ua_robust": float(worst),
+                "scored_on": "that fold's clips in the robustness sample"}
     mine = _rows_of(folds, row, ev.KEY)
-    return {"ua": float(mine[mine.fold == fold].ua.mean()), "ua_robust": np.nan}
+    return {"ua": float(mine[mine.fold == fold].ua.mean()), "ua_robust": np.nan, "scored_on": "all of that fold's clips"}
 
 
 def loco_predictions(results_dir, summary: pd.DataFrame, dataset: str) -> dict[tuple, pd.DataFrame]:
@@ -83,7 +85,8 @@ def nested_heads(heads_plan: list[dict], summary: pd.DataFrame, folds: pd.DataFr
                  dataset: str, predictions: dict[tuple, pd.DataFrame] | None = None,
                  fold_of_file: dict[str, int] | None = None) -> pd.DataFrame:
     """One row per planned head and outer fold: the configuration the deployment rule picks from the
-    other folds, whether it is the deployed one, and its UA (clean, worst perturbed) on the fold."""
+    other folds, whether it is the deployed one, its UA (clean, worst perturbed) on the fold, and
+    the deployed configuration's UA on the same clips (``ua_deployed``)."""
     rows = []
     fold_ids = sorted(folds[folds.dataset == dataset].fold.unique())
     for k in fold_ids:
@@ -97,15 +100,18 @@ def nested_heads(heads_plan: list[dict], summary: pd.DataFrame, folds: pd.DataFr
                 picked.get("training", "clean") == p["row"].get("training", "clean")
             rows.append({"head": p["name"], "fold": k, "chosen": f"{picked.model} / {picked.features}"
                          + (f" ({picked['training']})" if isinstance(picked.get("training"), str) else ""),
-                         "as_deployed": bool(same), **fold_scores(per_fold, folds, picked, k)})
+                         "as_deployed": bool(same), **fold_scores(per_fold, folds, picked, k),
+                         "ua_deployed": fold_scores(per_fold, folds, p["row"], k)["ua"]})
     return pd.DataFrame(rows)
 
 
 def nested_summary(nested: pd.DataFrame) -> pd.DataFrame:
-    """Per head: nested UA (mean and std over outer folds), worst-case perturbed UA where measured,
-    and in how many folds the rule picked the configuration that is deployed."""
+    """Per head: nested UA (mean and std over outer folds) beside the deployed configuration's UA on
+    the same clips (their gap is what choosing on all folds flatters), worst-case perturbed UA where
+    measured, and in how many folds the rule picked the configuration that is deployed."""
     g = nested.groupby("head", sort=False)
     return pd.DataFrame({"ua_nested": g.ua.mean(), "ua_nested_std": g.ua.std(ddof=0),
+                         "ua_deployed_same_clips": g.ua_deployed.mean(), "scored_on": g.scored_on.first(),
                          "ua_robust_nested": g.ua_robust.mean(),
                          "folds_as_deployed": g.as_deployed.sum().astype(int), "folds": g.size()}).reset_index()
 

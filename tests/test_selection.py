@@ -98,3 +98,16 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
     assert "cross-validated" not in card.model_card({**spec, "heads": {"emotion": head},
                                                      "same_speaker": {k: v for k, v in policy.items() if k != "nested"}},
                                                     {}, 10, 4)
+
+
+def test_the_card_names_the_view_a_head_was_fitted_on():
+    from speechemo import card
+
+    head = {"name": "emotion", "task": "emotion", "labels": ["angry"], "model": "ridge", "features": ["whisper_base"],
+            "fitted_on": "whisper_base_mean", "normalisation": "none", "temperature": 1.2,
+            "speaker_independent": {"ua": 0.70, "ua_std": 0.02, "wa": 0.7, "wa_std": 0.02, "macro_f1": 0.7},
+            "calibration": {"ece_before": 0.2, "ece_after": 0.05, "ece_after_std": 0.01},
+            "best_overall": {"model": "ridge", "features": "whisper_base_mean", "normalisation": "none", "ua": 0.7}}
+    text = card.model_card({"dataset": "ravdess", "synthetic": False, "heads": {"emotion": head}}, {}, 10, 4)
+    assert "model `ridge` on `whisper_base_mean` (served on `whisper_base`" in text
+    assert "best clean UA of the workbook" not in text   # the deployed head is the best one

@@ -38,13 +38,16 @@ def one_gender_folds() -> str:
 
 def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
+    fitted = e.get("fitted_on") or "+".join(e["features"])  # a view is served on its base set
     note = ([f"* macro-F1 is a mean over folds; {one_gender_folds()}, so a single answer of the other gender "
              "there gives that absent class an F1 of 0 and pulls the mean down"]
             if e["task"] == "gender" and folds.startswith("6 EmoBox") and one_gender_folds() else [])
     mode = ("**single clip** (what a new voice gets)" if e["normalisation"] == "none"
             else "**speaker-normalised** (needs several clips of the same voice)")
     lines = [f"### {e['name']}", "",
-             f"* {mode}; model `{e['model']}` on `{'+'.join(e['features'])}`; classes: {', '.join(e['labels'])}",
+             f"* {mode}; model `{e['model']}` on `{fitted}`"
+             + (f" (served on `{'+'.join(e['features'])}`, zero weights on its other columns)" if e.get("fitted_on") else "")
+             + f"; classes: {', '.join(e['labels'])}",
              *(["* trained with augmentation: perturbed copies (the robustness families, other seeds) of the "
                 "training actors' clips added"] if e.get("training") == "augmented" else []),
              f"* {folds}: **UA {percent(m['ua'], m['ua_std'])}**, WA {percent(m['wa'], m['wa_std'])}, "
@@ -74,7 +77,7 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     for corpus, k in (c.get("by_corpus") or {}).items():
         lines.append(f"* calibration on {corpus} ({k['clips']} clips, out-of-fold): ECE {k['ece_before'] * 100:.1f} % → "
                      f"{k['ece_after'] * 100:.1f} %; the temperature {corpus} alone would want: {k['temperature_own']:.3g}")
-    if (b["model"], b["features"]) != (e["model"], "+".join(e["features"])):
+    if (b["model"], b["features"]) != (e["model"], fitted):
 
         deployable = b["model"] in DEPLOYABLE_MODELS and all(p in bundle_sets() for p in parts(b["features"]))
         lines.append(f"* best clean UA of the workbook with this normalisation: {b['model']} on {b['features']}, "

@@ -85,6 +85,7 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
                                                    "ua_deployed_same_clips": 0.70, "scored_on": "all of that fold's clips",
                                                    "ua_robust_nested": np.nan, "folds_as_deployed": 5, "folds": 6}]))
     assert nested["emotion"]["ua_robust_nested"] is None and isinstance(nested["emotion"]["folds"], int)
+    assert "head" not in nested["emotion"]
     curve = {"mean only": {"0": 0.7, "4": 0.75}}
     policy = {"min_clips": 4, "statistic": "mean only", "curve": curve,
               "nested": selection.nested_k_summary(pd.DataFrame({"fold": [1, 2], "k": [4, 8], "statistic": "mean only",

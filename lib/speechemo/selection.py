@@ -137,11 +137,17 @@ def nested_k_summary(per_fold: pd.DataFrame) -> dict:
             "ks": [None if pd.isna(k) else int(k) for k in per_fold.k]}
 
 
+def _plain(v):
+    """A JSON value: NaN -> None, numpy numbers -> Python numbers."""
+    if isinstance(v, (float, np.floating)):
+        return None if np.isnan(v) else float(v)
+    return int(v) if isinstance(v, np.integer) else v
+
+
 def spec_entries(summary: pd.DataFrame) -> dict[str, dict]:
-    """``nested_summary`` as plain values per head, for ``preprocessing.json`` (no NaN)."""
+    """``nested_summary`` as plain values per head, for ``preprocessing.json``."""
     out = {}
     for r in summary.to_dict("records"):
-        out[r.pop("head")] = {k: (None if isinstance(v, float) and np.isnan(v) else
-                                  int(v) if isinstance(v, (np.integer,)) else float(v) if isinstance(v, np.floating) else v)
-                              for k, v in r.items()}
+        head = r.pop("head")
+        out[head] = {k: _plain(v) for k, v in r.items()}
     return out

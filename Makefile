@@ -40,19 +40,19 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -c "from speechemo.features import warm_up; warm_up()"  # numba's cache, written once
+	$(BIN)/python -c "from speechemo.features.extraction import warm_up; warm_up()"  # numba's cache, written once
 	@touch $@
 	@echo "environment ready in $(VENV)"
 
 all: setup ## Run every notebook in order (papermill) into outputs/notebooks/
-	$(BIN)/python -m speechemo.runner $(RUN_ARGS)
+	$(BIN)/python -m speechemo.workbook.runner $(RUN_ARGS)
 
 notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as for all)
 	@test -n "$(NB)" || { echo "usage: make notebook NB=03_classical_baselines"; exit 2; }
-	$(BIN)/python -m speechemo.runner $(RUN_ARGS) --only "$(NB)"
+	$(BIN)/python -m speechemo.workbook.runner $(RUN_ARGS) --only "$(NB)"
 
 report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
-	$(BIN)/python -m speechemo.report --summary outputs/results/summary.csv --readme README.md
+	$(BIN)/python -m speechemo.deployment.report --summary outputs/results/summary.csv --readme README.md
 
 test: test-unit test-notebooks test-browser ## Unit tests, every notebook once under nbval (quick profile, synthetic corpus), browser test
 
@@ -64,13 +64,13 @@ NB_REFS  := tests/notebook_refs
 QUICK_RUN = --dataset synthetic --profile quick --actors 6 --data-dir data/test-run --outputs-dir $(TEST_RUN) \
             --corpus emodb --corpus-dir data/test-run/emodb-layout --synthetic-corpus
 test-notebooks: setup ## nbval executes every notebook once (quick profile, synthetic corpus) against tests/notebook_refs
-	$(BIN)/python -m speechemo.runner $(QUICK_RUN) --prepare
+	$(BIN)/python -m speechemo.workbook.runner $(QUICK_RUN) --prepare
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 $(NB_REFS)
 
 test-refs: setup ## Regenerate tests/notebook_refs from a quick synthetic run (review the diff, then commit)
 	rm -rf $(TEST_RUN)/notebooks
-	$(BIN)/python -m speechemo.runner $(QUICK_RUN)
+	$(BIN)/python -m speechemo.workbook.runner $(QUICK_RUN)
 	$(BIN)/python tools/notebook_refs.py $(TEST_RUN)/notebooks $(NB_REFS)
 
 test-browser: setup ## Real browser test of the web app (installs Debian chromium if missing)

@@ -7,11 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from speechemo import evaluation as ev, explore_files, export, features, profiles
-from speechemo.labels import TASK_CLASSES
+from speechemo.protocol import evaluation as ev
+from speechemo.deployment import explore_files, export
+from speechemo.features import extraction
+from speechemo.foundations import profiles
+from speechemo.foundations.labels import TASK_CLASSES
 
-from speechemo.metadata import build_metadata
-from speechemo.synthetic import generate_corpus
+from speechemo.data.metadata import build_metadata
+from speechemo.data.synthetic import generate_corpus
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +43,12 @@ def bundle_dir(tiny_table, tmp_path_factory):
     """Built once per test session (encoding and two TFLite conversions take a while) and shared by
     the app, cross-corpus, load and browser tests. A bundle as notebook 07 writes it: the TFLite encoder, a ridge emotion head on its pooled
     states (single clip and speaker-centred), a logistic-regression gender head on functionals."""
-    from speechemo import calibration, card, whisper
+    from speechemo.models import calibration
+    from speechemo.deployment import card
+    from speechemo.features import whisper
 
     work = tmp_path_factory.mktemp("bundle")
-    ext = features.extract(tiny_table, ["whisper_base", "functionals"], work / "data" / "features", n_jobs=1,
+    ext = extraction.extract(tiny_table, ["whisper_base", "functionals"], work / "data" / "features", n_jobs=1,
                            progress=False)
     meta = tiny_table.set_index("file").loc[ext.files]
     actors = meta.actor.to_numpy()
@@ -92,8 +97,8 @@ def long_wav(tiny_table, tmp_path_factory) -> tuple[Path, list[tuple[float, floa
     0.8-s pauses between them, and where each clip sits."""
     import soundfile as sf
 
-    from speechemo import audio
-    from speechemo.synthetic import long_recording
+    from speechemo.data import audio
+    from speechemo.data.synthetic import long_recording
 
     y, spans = long_recording([audio.load(p) for p in tiny_table.path[:45]], audio.TARGET_SR, pause=0.8)
     path = tmp_path_factory.mktemp("long") / "two-minutes.wav"

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from speechemo import export, inference
-from speechemo.labels import TASK_CLASSES
+from speechemo.deployment import export
+from speechemo.serving import inference
+from speechemo.foundations.labels import TASK_CLASSES
 
 @pytest.fixture(scope="module")
 def client(bundle_dir):
-    from speechemo.app import create_app
+    from speechemo.serving.app import create_app
     app = create_app(bundle_dir, max_bytes=2 * 1024 * 1024)
     return app.test_client()
 
@@ -22,7 +23,7 @@ def client(bundle_dir):
 @pytest.fixture(scope="module")
 def long_client(bundle_dir):
     """The app with its real upload limit (recordings of up to 10 minutes)."""
-    from speechemo.app import create_app
+    from speechemo.serving.app import create_app
     return create_app(bundle_dir).test_client()
 
 
@@ -219,8 +220,8 @@ def test_ten_minutes_within_a_tenth_of_real_time(bundle_dir, tiny_table, tmp_pat
     """The int8 encoder on one thread answers a 10-minute recording in under a minute."""
     import time
 
-    from speechemo import audio
-    from speechemo.synthetic import long_recording
+    from speechemo.data import audio
+    from speechemo.data.synthetic import long_recording
 
     y, _ = long_recording([audio.load(p) for p in list(tiny_table.path) * 2], audio.TARGET_SR, pause=0.8)
     path = tmp_path / "ten.wav"
@@ -239,7 +240,7 @@ def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir
     head's accuracy on a corpus it never saw."""
     import shutil
 
-    from speechemo.app import create_app
+    from speechemo.serving.app import create_app
 
     union = tmp_path / "deploy"
     shutil.copytree(bundle_dir, union)
@@ -255,7 +256,7 @@ def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir
 
 
 def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
-    from speechemo.app import predict_cli
+    from speechemo.serving.app import predict_cli
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")
     with pytest.raises(SystemExit) as ex:
@@ -267,7 +268,7 @@ def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):
 
 
 def test_predict_cli_segments_csv(bundle_dir, long_wav, capsys):
-    from speechemo.app import predict_cli
+    from speechemo.serving.app import predict_cli
     path, truth = long_wav
     with pytest.raises(SystemExit) as ex:
         predict_cli([str(path), "--segments", "--format", "csv", "--bundle", str(bundle_dir)])
@@ -278,7 +279,7 @@ def test_predict_cli_segments_csv(bundle_dir, long_wav, capsys):
 
 
 def test_predict_cli_same_speaker(bundle_dir, tiny_table, capsys):
-    from speechemo.app import predict_cli
+    from speechemo.serving.app import predict_cli
     paths = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:3]
     with pytest.raises(SystemExit) as ex:
         predict_cli([*paths, "--same-speaker", "--bundle", str(bundle_dir)])

@@ -25,7 +25,7 @@ def site(bundle_dir):
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
-    from speechemo.app import create_app
+    from speechemo.serving.app import create_app
 
     server = make_server("127.0.0.1", 0, create_app(bundle_dir), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -55,7 +55,7 @@ def _shoot(page, name: str) -> None:
 
 
 def test_upload_draws_bars_and_spectrogram(site, bundle_dir, tiny_table):
-    from speechemo.inference import Bundle
+    from speechemo.serving.inference import Bundle
 
     browser, url = site
     clip = tiny_table.path.iloc[7]

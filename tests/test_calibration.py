@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speechemo import calibration, classical, profiles
+from speechemo.models import calibration, classical
+from speechemo.foundations import profiles
 
 
 def _data(k: int, n: int = 240, d: int = 6, seed: int = 0):

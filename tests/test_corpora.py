@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from speechemo import corpora
-from speechemo.synthetic import write_corpus_layout
+from speechemo.data import corpora
+from speechemo.data.synthetic import write_corpus_layout
 
 
 def test_parsers_follow_the_documented_names():
@@ -68,5 +68,5 @@ def test_restriction_to_shared_classes_and_metrics():
     idx = [classes.index(c) for c in shared]
     assert (pred == np.array(shared)[p[:, idx].argmax(1)]).all()
     truth = np.array(shared)[rng.integers(0, 4, 200)]
-    from speechemo import evaluation as ev
+    from speechemo.protocol import evaluation as ev
     assert np.isclose(ev.scores(truth, pred, shared)["ua"], balanced_accuracy_score(truth, pred))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
-from speechemo import crosscorpus, profiles
-from speechemo.labels import EMOTION_NAMES
-from speechemo.synthetic import write_corpus_layout
+from speechemo.analysis import crosscorpus
+from speechemo.foundations import profiles
+from speechemo.foundations.labels import EMOTION_NAMES
+from speechemo.data.synthetic import write_corpus_layout
 
 
 def test_score_restricts_and_matches_sklearn():
@@ -52,7 +53,7 @@ def test_evaluate_bundle_cli(bundle_dir, tmp_path, capsys):
 def test_class_scores_for_binary_and_multiclass_models():
     from sklearn.preprocessing import LabelEncoder
 
-    from speechemo import classical
+    from speechemo.models import classical
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 4))
@@ -71,7 +72,7 @@ def test_gender_on_a_one_gender_corpus_is_scored_over_both_classes(tmp_path, mon
     argmax is never restricted to the genders present, as it is for shared emotions)."""
     import pandas as pd
 
-    from speechemo import inference
+    from speechemo.serving import inference
 
     root = write_corpus_layout("tess", tmp_path / "tess")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from speechemo import download
-from speechemo.download import DownloadError
+from speechemo.data import download
+from speechemo.data.download import DownloadError
 
 
 def _zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -3,8 +3,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from speechemo import classical, evaluation as ev, profiles
-from speechemo.ravdess import ALL_ACTORS, EMOBOX_FOLDS
+from speechemo.models import classical
+from speechemo.protocol import evaluation as ev
+from speechemo.foundations import profiles
+from speechemo.data.ravdess import ALL_ACTORS, EMOBOX_FOLDS
 
 
 def _toy(n_per_actor=6, seed=0):
@@ -134,7 +136,7 @@ def test_results_table_schema_and_upsert(tmp_path):
 
 
 def test_inner_groups_hold_both_genders():
-    from speechemo.evaluation import inner_groups, speaker_folds
+    from speechemo.protocol.evaluation import inner_groups, speaker_folds
 
     for actors in (np.repeat(np.arange(1, 25), 3), np.repeat([1, 2, 3, 4, 6, 8], 3)):  # RAVDESS; the quick corpus
       for tr, _ in speaker_folds(actors):
@@ -153,7 +155,7 @@ def test_inner_groups_hold_both_genders():
 def test_forget_removes_one_notebooks_rows_for_one_dataset(tmp_path):
     import pandas as pd
 
-    from speechemo import evaluation as ev
+    from speechemo.protocol import evaluation as ev
 
     rows = [{k: "x" for k in ev.SUMMARY_COLUMNS} | {"notebook": nb, "dataset": ds, "model": m}
             for nb, ds, m in (("08_x", "emodb", "a"), ("08_x", "tess", "b"), ("03_y", "emodb", "c"))]
@@ -169,7 +171,7 @@ def test_forget_removes_one_notebooks_rows_for_one_dataset(tmp_path):
 
 def test_inner_splits_never_train_on_one_class():
     """Five training actors, a single man: the split that leaves him out would train on women only."""
-    from speechemo.classical import inner_splits
+    from speechemo.models.classical import inner_splits
 
     actors = np.repeat([2, 3, 4, 6, 8], 10)  # actor 3 is the only man (RAVDESS: odd actors are men)
     y = np.where(actors == 3, "male", "female")

@@ -8,9 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from speechemo import classical, evaluation as ev, executor, features, profiles, workbook
-from speechemo.download import DatasetInfo
-from speechemo.paths import Layout
+from speechemo.models import classical
+from speechemo.protocol import evaluation as ev
+from speechemo.foundations import executor, profiles
+from speechemo.features import extraction
+from speechemo.workbook import steps
+from speechemo.data.download import DatasetInfo
+from speechemo.foundations.paths import Layout
 
 pytest.importorskip("distributed")
 
@@ -57,16 +61,16 @@ def test_cluster_has_two_workers_with_budgeted_threads(cluster):
 
 def test_dask_features_equal_local_and_share_the_cache(cluster, tiny_table, tmp_path):
     sub = tiny_table.iloc[::10]
-    local = features.extract(sub, ["seed", "functionals", "image"], tmp_path / "local", n_jobs=1, progress=False)
+    local = extraction.extract(sub, ["seed", "functionals", "image"], tmp_path / "local", n_jobs=1, progress=False)
     dask_cache = tmp_path / "dask"
-    on_dask = features.extract(sub, ["seed", "functionals", "image"], dask_cache, progress=False, executor=cluster)
+    on_dask = extraction.extract(sub, ["seed", "functionals", "image"], dask_cache, progress=False, executor=cluster)
     assert on_dask.computed == len(sub) and on_dask.failures == []
     for s in ("seed", "functionals"):
         np.testing.assert_allclose(on_dask.tables[s].to_numpy(), local.tables[s].to_numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(on_dask.arrays["image"]["x"], local.arrays["image"]["x"], atol=1e-6)
     names = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*.npz"))  # noqa: E731
     assert names(dask_cache) == names(tmp_path / "local")  # the same keys: one cache for both
-    again = features.extract(sub, ["seed", "functionals", "image"], dask_cache, n_jobs=1, progress=False)
+    again = extraction.extract(sub, ["seed", "functionals", "image"], dask_cache, n_jobs=1, progress=False)
     assert again.computed == 0  # a later local run reads what the cluster computed
 
 
@@ -76,7 +80,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, tiny_table, tmp_path):
     out = {}
 
     def run():
-        out["ext"] = features.extract(sub, ["functionals", "sequence"], cache, progress=False, executor=cluster)
+        out["ext"] = extraction.extract(sub, ["functionals", "sequence"], cache, progress=False, executor=cluster)
 
     worker = threading.Thread(target=run)
     worker.start()
@@ -89,7 +93,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, tiny_table, tmp_path):
     assert not worker.is_alive()
     ext = out["ext"]
     assert ext.failures == [] and len(ext.files) == len(sub)
-    assert len(list((cache / features.FEATURE_SETS["functionals"].key()).glob("*.npz"))) == len(sub)
+    assert len(list((cache / extraction.FEATURE_SETS["functionals"].key()).glob("*.npz"))) == len(sub)
     assert not list(cache.rglob("*.tmp*"))  # no partial cache file
 
 
@@ -97,18 +101,18 @@ def _ctx(tmp_path):
     lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
     for p in (lay.data, lay.results):
         p.mkdir(parents=True, exist_ok=True)
-    return workbook.Context(lay, DatasetInfo("synthetic", str(tmp_path), "test"), "quick", profiles.get("quick"))
+    return steps.Context(lay, DatasetInfo("synthetic", str(tmp_path), "test"), "quick", profiles.get("quick"))
 
 
 def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_path):
-    ext = features.extract(tiny_table, ["functionals"], tmp_path / "f", n_jobs=2, progress=False)
+    ext = extraction.extract(tiny_table, ["functionals"], tmp_path / "f", n_jobs=2, progress=False)
     meta = tiny_table.set_index("file").loc[ext.files]
     X, actors = ext.tables["functionals"].to_numpy(), meta["actor"].to_numpy()
     budget = profiles.get("quick").training
     runs = [("emotion", "xgboost", "functionals", "none"), ("sentiment", "logreg", "functionals", "none")]
 
     def grid(ex, where):
-        return workbook.evaluate_grid(
+        return steps.evaluate_grid(
             _ctx(tmp_path / where), runs, meta, notebook="03_test", executor=ex,
             fit_predict=lambda t, m, fs, n: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, budget,
                                                                      n_jobs=ex.threads))[0]
@@ -124,7 +128,7 @@ def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_pa
 
 
 def test_scaling_projection_is_arithmetic_on_the_measured_rate():
-    from speechemo.scaling import projection
+    from speechemo.workbook.scaling import projection
 
     t = projection(10.0, 0.9, clips=(36_000,), workers=(1, 8))
     assert np.isclose(t.loc[36_000, 1], 1.0)                 # 36,000 clips at 10 clips/s = 1 h

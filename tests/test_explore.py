@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import soundfile as sf
 
-from speechemo import eda, explore_files
+from speechemo.analysis import eda
+from speechemo.deployment import explore_files
 
 
 def _union(tiny_table: pd.DataFrame) -> pd.DataFrame:

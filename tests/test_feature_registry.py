@@ -4,9 +4,12 @@ speaker-independent cross-validation; nothing else in the package is touched."""
 import numpy as np
 import pytest
 
-from speechemo import evaluation as ev, export, feature_registry as reg, features
-from speechemo.calibration import LinearHead
-from speechemo.feature_registry import Encoder, FeatureConfig, View, register, register_encoder, register_view
+from speechemo.protocol import evaluation as ev
+from speechemo.deployment import export
+from speechemo.features import registry as reg, extraction
+from speechemo.models.calibration import LinearHead
+from speechemo.features.registry import (Encoder, FeatureConfig, View, register, register_encoder,
+    register_view)
 
 
 @pytest.fixture()
@@ -56,10 +59,10 @@ def test_a_new_per_clip_set_is_one_entry(clean_registry, tiny_table, tmp_path):
 
     sub = tiny_table.iloc[::3]
     # n_jobs=1: in this process (worker processes import the package's own set modules, not this test)
-    ext = features.extract(sub, ["toy_energy"], tmp_path, n_jobs=1, progress=False)
+    ext = extraction.extract(sub, ["toy_energy"], tmp_path, n_jobs=1, progress=False)
     assert list(ext.tables["toy_energy"].columns) == ["rms_mean", "rms_max", "zcr_mean"]
     assert ext.computed == len(sub) and (tmp_path / FeatureConfig("toy_energy", "table").key()).is_dir()
-    again = features.extract(sub, ["toy_energy"], tmp_path, n_jobs=1, progress=False)
+    again = extraction.extract(sub, ["toy_energy"], tmp_path, n_jobs=1, progress=False)
     assert again.cached == len(sub) and again.computed == 0
     res = toy_cv(sub, again, "toy_energy")
     assert len(res.folds) == 2 and np.isfinite(res.folds.ua).all()
@@ -70,7 +73,7 @@ def test_a_second_encoder_is_one_entry(clean_registry, tiny_table, tmp_path):
                   columns=lambda: [f"{s}{i}" for s in ("mean", "max") for i in range(4)], weights_id="toy-v1")
     register_encoder(enc, FeatureConfig("toy_pooled", "table", engine="toy_encoder"))
     sub = tiny_table.iloc[::3]
-    ext = features.extract(sub, ["toy_pooled", "seed"], tmp_path, n_jobs=1, progress=False)
+    ext = extraction.extract(sub, ["toy_pooled", "seed"], tmp_path, n_jobs=1, progress=False)
     assert ext.tables["toy_pooled"].shape == (len(sub), 8) and "seed" in ext.tables
     assert list(ext.tables["toy_pooled"].columns)[:2] == ["mean0", "mean1"]
     res = toy_cv(sub, ext, "toy_pooled")
@@ -79,15 +82,15 @@ def test_a_second_encoder_is_one_entry(clean_registry, tiny_table, tmp_path):
     old_key = reg.FEATURE_SETS["toy_pooled"].key()
     register_encoder(Encoder(enc.name, enc.load, enc.front_end, enc.columns, "toy-v2"))
     assert reg.FEATURE_SETS["toy_pooled"].key() != old_key
-    assert features.extract(sub, ["toy_pooled"], tmp_path, n_jobs=1, progress=False).computed == len(sub)
+    assert extraction.extract(sub, ["toy_pooled"], tmp_path, n_jobs=1, progress=False).computed == len(sub)
 
 
 def test_a_view_reads_its_base_set_and_is_served_on_it(clean_registry, tiny_table, tmp_path):
     register_view(View("seed_mfcc", "seed", keep=lambda c: c.startswith("mfcc")))
     sub = tiny_table.iloc[::3]
-    ext = features.extract(sub, ["seed_mfcc", "functionals"], tmp_path, n_jobs=1, progress=False)
+    ext = extraction.extract(sub, ["seed_mfcc", "functionals"], tmp_path, n_jobs=1, progress=False)
     assert set(ext.tables) == {"seed_mfcc", "functionals"}          # the base is read, not returned
-    again = features.extract(sub, ["seed"], tmp_path, n_jobs=1, progress=False)
+    again = extraction.extract(sub, ["seed"], tmp_path, n_jobs=1, progress=False)
     assert again.computed == 0                                      # the view cached nothing of its own
     base = again.tables["seed"]
     assert list(ext.tables["seed_mfcc"].columns) == [c for c in base.columns if c.startswith("mfcc")]
@@ -116,6 +119,6 @@ def test_registry_refuses_mismatched_engines(clean_registry):
 def test_the_workbook_sets_are_registered():
     """Importing ``features`` registers every set (the registry's order follows import order and
     nothing depends on it)."""
-    assert set(features.FEATURE_SETS) == {"seed", "functionals", "sequence", "image", "egemaps", "compare",
+    assert set(extraction.FEATURE_SETS) == {"seed", "functionals", "sequence", "image", "egemaps", "compare",
                                           "whisper_base"}
-    assert features.FEATURE_SETS["whisper_base"].engine in features.ENCODERS
+    assert extraction.FEATURE_SETS["whisper_base"].engine in extraction.ENCODERS

@@ -1,19 +1,20 @@
 import numpy as np
 import pytest
 
-from speechemo import audio, features
-from speechemo.features import FEATURE_SETS
+from speechemo.data import audio
+from speechemo.features import extraction
+from speechemo.features.extraction import FEATURE_SETS
 
 
 @pytest.fixture(scope="module")
-def extraction(tiny_table, tmp_path_factory):
+def extracted(tiny_table, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     sub = tiny_table.iloc[::6]  # 20 files, both actors, every emotion
-    return sub, cache, features.extract(sub, list(FEATURE_SETS), cache, n_jobs=1, progress=False)
+    return sub, cache, extraction.extract(sub, list(FEATURE_SETS), cache, n_jobs=1, progress=False)
 
 
-def test_shapes_dtypes_names(extraction):
-    sub, _, ext = extraction
+def test_shapes_dtypes_names(extracted):
+    sub, _, ext = extracted
     assert ext.failures == [] and len(ext.files) == len(sub)
     seed = ext.tables["seed"]
     assert list(seed.columns) == [f"mfcc{i}" for i in range(16)] + [
@@ -29,8 +30,8 @@ def test_shapes_dtypes_names(extraction):
         assert a["x"].dtype == np.float32
 
 
-def test_no_nan_or_inf_on_synthetic(extraction):
-    _, _, ext = extraction
+def test_no_nan_or_inf_on_synthetic(extracted):
+    _, _, ext = extracted
     for t in ext.tables.values():
         assert np.isfinite(t.to_numpy()).all()
     for a in ext.arrays.values():
@@ -39,31 +40,31 @@ def test_no_nan_or_inf_on_synthetic(extraction):
     assert img.min() >= 0 and img.max() <= 1
 
 
-def test_cache_hit_and_miss(extraction, monkeypatch):
-    sub, cache, first = extraction
-    again = features.extract(sub, list(FEATURE_SETS), cache, n_jobs=1, progress=False)
+def test_cache_hit_and_miss(extracted, monkeypatch):
+    sub, cache, first = extracted
+    again = extraction.extract(sub, list(FEATURE_SETS), cache, n_jobs=1, progress=False)
     assert again.computed == 0 and again.cached == len(sub)
     np.testing.assert_array_equal(again.arrays["image"]["x"], first.arrays["image"]["x"])
     # a configuration change recomputes only that set
     changed = dict(FEATURE_SETS)
-    changed["sequence"] = features.FeatureConfig("sequence", "sequence", n_mfcc=13, frames=64)
-    monkeypatch.setattr(features, "FEATURE_SETS", changed)
+    changed["sequence"] = extraction.FeatureConfig("sequence", "sequence", n_mfcc=13, frames=64)
+    monkeypatch.setattr(extraction, "FEATURE_SETS", changed)
     calls = []
-    real = features.extract_file
-    monkeypatch.setattr(features, "extract_file", lambda p, s: calls.append(tuple(s)) or real(p, s))
-    third = features.extract(sub.iloc[:3], list(changed), cache, n_jobs=1, progress=False)
+    real = extraction.extract_file
+    monkeypatch.setattr(extraction, "extract_file", lambda p, s: calls.append(tuple(s)) or real(p, s))
+    third = extraction.extract(sub.iloc[:3], list(changed), cache, n_jobs=1, progress=False)
     assert third.computed == 3 and set(calls) == {("sequence",)}
     assert third.arrays["sequence"]["x"].shape == (3, 64, 26)
 
 
-def test_deterministic(extraction, tmp_path):
-    sub, _, first = extraction
-    fresh = features.extract(sub.iloc[:4], ["functionals", "image"], tmp_path / "a", n_jobs=1, progress=False)
+def test_deterministic(extracted, tmp_path):
+    sub, _, first = extracted
+    fresh = extraction.extract(sub.iloc[:4], ["functionals", "image"], tmp_path / "a", n_jobs=1, progress=False)
     np.testing.assert_array_equal(fresh.tables["functionals"].to_numpy(),
                                   first.tables["functionals"].iloc[:4].to_numpy())
     np.testing.assert_array_equal(fresh.arrays["image"]["x"], first.arrays["image"]["x"][:4])
     # in parallel workers (BLAS on one thread) only the float rounding may differ
-    par = features.extract(sub.iloc[:4], ["functionals"], tmp_path / "b", n_jobs=2, progress=False)
+    par = extraction.extract(sub.iloc[:4], ["functionals"], tmp_path / "b", n_jobs=2, progress=False)
     np.testing.assert_allclose(par.tables["functionals"].to_numpy(),
                                first.tables["functionals"].iloc[:4].to_numpy(), rtol=1e-5, atol=1e-6)
 
@@ -79,7 +80,7 @@ def test_corrupt_and_empty_files_are_named(tiny_table, tmp_path):
         audio.load(str(corrupt))
     table = tiny_table.iloc[:2].copy()
     table.loc[table.index[1], ["path", "md5"]] = [str(corrupt), "corrupt"]
-    ext = features.extract(table, ["seed"], tmp_path / "c", n_jobs=1, progress=False)
+    ext = extraction.extract(table, ["seed"], tmp_path / "c", n_jobs=1, progress=False)
     assert len(ext.files) == 1 and len(ext.failures) == 1
     assert "cannot decode" in ext.failures[0][1]
 

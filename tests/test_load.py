@@ -55,7 +55,7 @@ def _wav(y: np.ndarray, sr: int) -> bytes:
 @pytest.fixture(scope="module")
 def server(bundle_dir):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", "from speechemo.app import serve_cli; serve_cli()",
+    proc = subprocess.Popen([sys.executable, "-c", "from speechemo.serving.app import serve_cli; serve_cli()",
                              "--bundle", str(bundle_dir), "--port", str(port), "--threads", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60

@@ -2,7 +2,7 @@ import shutil
 
 import soundfile as sf
 
-from speechemo.metadata import COLUMNS, build_metadata
+from speechemo.data.metadata import COLUMNS, build_metadata
 
 
 def test_table_on_synthetic(tiny_corpus):

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from speechemo import cremad, datasets, evaluation as ev
-from speechemo.download import DownloadError
-from speechemo.speakers import fold_of, gender_of
-from speechemo.synthetic import generate_cremad
+from speechemo.data import cremad, datasets
+from speechemo.protocol import evaluation as ev
+from speechemo.data.download import DownloadError
+from speechemo.data.speakers import fold_of, gender_of
+from speechemo.data.synthetic import generate_cremad
 
 
 def test_names_levels_and_errors():
@@ -197,7 +198,7 @@ def test_cap_per_speaker_keeps_every_voice():
 
 
 def test_runner_makes_local_sources_absolute(tmp_path, monkeypatch):
-    from speechemo.runner import absolute_sources
+    from speechemo.workbook.runner import absolute_sources
 
     monkeypatch.chdir(tmp_path)
     assert absolute_sources("ravdess=r,cremad=/c") == f"ravdess={tmp_path / 'r'},cremad=/c"
@@ -210,7 +211,7 @@ def test_notebook_00_builds_a_union(tmp_path, monkeypatch):
     """Notebook 00 itself on the synthetic union: both reports, corpus and fold columns, checks pass."""
     import papermill as pm
 
-    from speechemo.paths import project_root
+    from speechemo.foundations.paths import project_root
 
     root = project_root()
     monkeypatch.setenv("SPEECHEMO_ROOT", str(root))  # the kernel runs in tmp_path

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import papermill as pm
 
-from speechemo.runner import notebooks
+from speechemo.workbook.runner import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 

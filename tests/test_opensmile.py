@@ -3,8 +3,9 @@ openSMILE reading the file itself."""
 import numpy as np
 import pytest
 
-from speechemo import audio, features, opensmile_features
-from speechemo.frames import Frames
+from speechemo.data import audio
+from speechemo.features import extraction, opensmile_features
+from speechemo.features.frames import Frames
 
 opensmile = pytest.importorskip("opensmile")
 
@@ -13,7 +14,7 @@ opensmile = pytest.importorskip("opensmile")
 def smile_extraction(tiny_table, tmp_path_factory):
     sub = tiny_table.iloc[::12]  # 10 files, both actors
     cache = tmp_path_factory.mktemp("smile-cache")
-    return sub, cache, features.extract(sub, ["egemaps", "compare"], cache, n_jobs=2, progress=False)
+    return sub, cache, extraction.extract(sub, ["egemaps", "compare"], cache, n_jobs=2, progress=False)
 
 
 def test_names_and_widths(smile_extraction):
@@ -34,7 +35,7 @@ def test_no_nan_on_synthetic(smile_extraction):
 
 def test_cache_reuse(smile_extraction):
     sub, cache, first = smile_extraction
-    again = features.extract(sub, ["egemaps", "compare"], cache, n_jobs=1, progress=False)
+    again = extraction.extract(sub, ["egemaps", "compare"], cache, n_jobs=1, progress=False)
     assert again.computed == 0 and again.cached == len(sub)
     np.testing.assert_array_equal(again.tables["compare"].to_numpy(), first.tables["compare"].to_numpy())
 
@@ -49,7 +50,7 @@ def test_egemaps_equals_opensmile_reading_the_file(tiny_table, tmp_path):
     path = tmp_path / "clip.wav"
     sf.write(path, y, 16000, subtype="FLOAT")
     fr = Frames.of(audio.load(path, trim=False))
-    ours = opensmile_features.opensmile_features(fr, features.FEATURE_SETS["egemaps"])
+    ours = opensmile_features.opensmile_features(fr, extraction.FEATURE_SETS["egemaps"])
     theirs = opensmile_features.smile("egemaps").process_file(str(path)).to_numpy()[0]
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
@@ -60,7 +61,7 @@ def test_works_after_tensorflow_was_loaded():
     import sys
 
     code = ("import numpy as np, tensorflow\n"
-            "from speechemo import opensmile_features\n"
+            "from speechemo.features import opensmile_features\n"
             "v = opensmile_features.smile('egemaps').process_signal(np.random.default_rng(0).standard_normal(16000)"
             ".astype('float32') * 0.1, 16000)\n"
             "print('width', v.shape[1])\n")

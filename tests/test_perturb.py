@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from speechemo import perturb
+from speechemo.data import perturb
 
 SR = 16_000
 

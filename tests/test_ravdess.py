@@ -1,8 +1,8 @@
 import pytest
 
-from speechemo.labels import EMOTION_NAMES, TASK_CLASSES, task_label
-from speechemo.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, RavdessNameError, actor_utterances,
-                               format_name, parse_name)
+from speechemo.foundations.labels import EMOTION_NAMES, TASK_CLASSES, task_label
+from speechemo.data.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, RavdessNameError, actor_utterances,
+    format_name, parse_name)
 
 
 def test_ravdess_codes_follow_the_workbook_emotion_order():

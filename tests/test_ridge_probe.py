@@ -6,9 +6,13 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
-from speechemo import classical, evaluation as ev, probe, profiles, report
-from speechemo.numeric import fit_temperature, softmax
-from speechemo.ridge import DualRidgeClassifier
+from speechemo.models import classical
+from speechemo.protocol import evaluation as ev
+from speechemo.analysis import probe
+from speechemo.foundations import profiles
+from speechemo.deployment import report
+from speechemo.foundations.numeric import fit_temperature, softmax
+from speechemo.models.ridge import DualRidgeClassifier
 
 
 def _data(n=240, d=600, classes=4, seed=0):
@@ -34,7 +38,7 @@ def test_equals_scikit_learn_ridge_for_a_fixed_penalty():
 
 def test_penalty_is_chosen_on_training_groups_only(monkeypatch):
     """The nested search sees only the rows given to fit: a spy records every solver's rows."""
-    import speechemo.ridge as ridge_mod
+    from speechemo.models import ridge as ridge_mod
 
     X, y, actors = _data()
     seen, shapes = [], []

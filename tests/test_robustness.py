@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from speechemo import features, profiles, robustness
+from speechemo.features import extraction
+from speechemo.foundations import profiles
+from speechemo.deployment import robustness
 
 
 def test_subset_is_balanced(tiny_table):
@@ -25,13 +27,13 @@ def test_copies_cached_and_scored(tiny_table, tmp_path):
     again = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", progress=False)
     assert again.equals(table) and all((tmp_path / p).stat().st_mtime_ns == t for p, t in stamps.items())
     assert not list((tmp_path / "perturbed").rglob("*.tmp"))
-    clean = features.extract(tiny_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
-    pert = features.extract(table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    clean = extraction.extract(tiny_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    pert = extraction.extract(table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
     meta = tiny_table.set_index("file").loc[clean.files]
     cands = pd.DataFrame([{"task": "emotion", "model": "logreg", "features": "seed", "normalisation": "none", "ua": 0.9}])
     aug_table = robustness.perturbed_copies(sub, names, tmp_path / "perturbed", seed=1, progress=False, one_each=True)
     assert len(aug_table) == len(sub) and set(aug_table.perturbation) <= set(names)  # one family per clip
-    aug = features.extract(aug_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
+    aug = extraction.extract(aug_table, ["seed"], tmp_path / "f", n_jobs=1, progress=False)
     per_fold = robustness.perturbed_scores(cands, clean.tables, pert.tables, table, meta, profiles.get("quick").training, 1, False,
                                  augment=(aug.tables, aug_table))
     assert len(per_fold) == 2 * 2 * 3 and set(per_fold.perturbation) == {"clean", *names}

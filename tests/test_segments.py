@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechemo import audio, segments
-from speechemo.audio import AudioError, InputError
-from speechemo.segments import SegmentRules, voice_spans
-from speechemo.synthetic import long_recording
+from speechemo.data import audio
+from speechemo.serving import segments
+from speechemo.data.audio import AudioError, InputError
+from speechemo.serving.segments import SegmentRules, voice_spans
+from speechemo.data.synthetic import long_recording
 
 
 def _wav(y: np.ndarray, sr: int, channels: int = 1) -> bytes:

@@ -2,7 +2,8 @@
 import numpy as np
 import pandas as pd
 
-from speechemo import evaluation as ev, selection
+from speechemo.protocol import evaluation as ev
+from speechemo.deployment import selection
 
 FOLDS = range(1, 7)
 
@@ -74,7 +75,7 @@ def test_the_threshold_k_is_chosen_without_the_fold():
 
 
 def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
-    from speechemo import card
+    from speechemo.deployment import card
 
     head = {"name": "emotion", "task": "emotion", "labels": ["angry"], "model": "ridge", "features": ["whisper_base"],
             "normalisation": "none", "temperature": 1.2,
@@ -102,7 +103,7 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
 
 
 def test_the_card_names_the_view_a_head_was_fitted_on():
-    from speechemo import card
+    from speechemo.deployment import card
 
     head = {"name": "emotion", "task": "emotion", "labels": ["angry"], "model": "ridge", "features": ["whisper_base"],
             "fitted_on": "whisper_base_mean", "normalisation": "none", "temperature": 1.2,

@@ -1,69 +1,101 @@
-"""The package's structure: every module in one layer of ``speechemo.LAYERS``, imports only
-downwards (module level and inside functions), no module over 450 lines, README map current."""
+"""The package's structure: one folder per layer of ``speechemo.LAYERS`` holding exactly the modules
+listed there, absolute imports that point only downwards (module level and inside functions), no
+module over 450 lines, README map current."""
 import ast
 from pathlib import Path
 
 import pytest
 
 import speechemo
-from speechemo import report
+from speechemo.deployment import report
 
 PACKAGE = Path(speechemo.__file__).parent
 ROOT = PACKAGE.parents[1]
 MAX_LINES = 450
 
 
-def layer_of() -> dict[str, int]:
-    return {m: i for i, mods in enumerate(speechemo.LAYERS.values()) for m in mods}
+def layer_index() -> dict[str, int]:
+    return {layer: i for i, layer in enumerate(speechemo.LAYERS)}
 
 
-def package_imports(path: Path) -> set[str]:
-    """Modules of the package that ``path`` imports, anywhere in the file."""
-    found = set()
+def package_imports(path: Path) -> set[tuple[str, str | None]]:
+    """(layer, module or None) of every package import in ``path``, anywhere in the file.
+
+    A relative import is reported as ``("relative", None)``: the package imports absolutely so that
+    a module's layer shows in the import itself."""
+    found: set[tuple[str, str | None]] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1:
-                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+            if node.level:
+                found.add(("relative", None))
             elif node.module and node.module.split(".")[0] == "speechemo":
                 rest = node.module.split(".")[1:]
-                found |= {rest[0]} if rest else {a.name for a in node.names}
+                if len(rest) >= 2:
+                    found.add((rest[0], rest[1]))
+                elif rest:
+                    found |= {(rest[0], a.name) for a in node.names}
+                else:
+                    found |= {(a.name, None) for a in node.names}
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("speechemo.")}
+            for a in node.names:
+                parts = a.name.split(".")
+                if parts[0] == "speechemo" and len(parts) > 1:
+                    found.add((parts[1], parts[2] if len(parts) > 2 else None))
     return found
 
 
-def modules() -> list[str]:
-    return sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+def modules() -> list[tuple[str, str]]:
+    """(layer folder, module) of every module file in the package."""
+    return sorted((p.parent.name, p.stem) for p in PACKAGE.glob("*/*.py") if p.stem != "__init__")
 
 
-def test_every_module_is_in_exactly_one_layer():
-    listed = [m for mods in speechemo.LAYERS.values() for m in mods]
-    assert len(listed) == len(set(listed)), "a module is listed in two layers"
-    assert sorted(listed) == modules()
+def test_folders_hold_exactly_the_listed_modules():
+    listed = sorted((layer, m) for layer, mods in speechemo.LAYERS.items() for m in mods)
+    assert listed == modules()
+    assert sorted(p.stem for p in PACKAGE.glob("*.py")) == ["__init__"], "a module outside the layer folders"
+    for layer in speechemo.LAYERS:
+        assert (PACKAGE / layer / "__init__.py").read_text().startswith('"""'), f"{layer}/__init__.py: no docstring"
 
 
-def test_imports_point_only_down():
-    layer, names = layer_of(), list(speechemo.LAYERS)
-    upward = [f"{m} ({names[layer[m]]}) imports {d} ({names[layer[d]]})"
-              for m in modules() for d in sorted(package_imports(PACKAGE / f"{m}.py")) if layer[d] > layer[m]]
-    assert not upward, "\n".join(upward)
+def test_imports_are_absolute_and_point_only_down():
+    rank, problems = layer_index(), []
+    for layer, m in modules():
+        for dep_layer, dep in sorted(package_imports(PACKAGE / layer / f"{m}.py"), key=str):
+            if dep_layer == "relative":
+                problems.append(f"{layer}/{m}.py uses a relative import (write speechemo.<layer>.<module>)")
+            elif dep_layer not in rank:
+                problems.append(f"{layer}/{m}.py imports speechemo.{dep_layer}, which is not a layer")
+            elif rank[dep_layer] > rank[layer]:
+                problems.append(f"{layer}/{m}.py ({layer}) imports {dep_layer}.{dep}")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_import_walker_sees_imports_inside_functions(tmp_path):
     src = tmp_path / "x.py"
-    src.write_text("from . import audio\n\ndef f():\n    from .export import feature_matrix\n"
-                   "    from speechemo import deep\n    import speechemo.card\n")
-    assert package_imports(src) == {"audio", "export", "deep", "card"}
+    src.write_text("from speechemo.data import audio\n\ndef f():\n    from speechemo.deployment.export import feature_matrix\n"
+                   "    from speechemo.models import deep\n    import speechemo.deployment.card as card\n"
+                   "    from . import labels\n")
+    assert package_imports(src) == {("data", "audio"), ("deployment", "export"), ("models", "deep"),
+                                    ("deployment", "card"), ("relative", None)}
+
+
+def test_an_upward_import_is_caught(tmp_path):
+    """The walker and the rule together: a models module importing the workbook glue is reported."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "x.py").write_text("def f():\n    from speechemo.workbook import steps\n")
+    deps = package_imports(tmp_path / "models" / "x.py")
+    rank = layer_index()
+    assert any(rank[d] > rank["models"] for d, _ in deps)
 
 
 def test_serving_imports_nothing_from_training():
-    training = {m for layer in ("protocol", "models", "analysis", "deployment", "workbook")
-                for m in speechemo.LAYERS[layer]}
+    training = {"protocol", "models", "analysis", "deployment", "workbook"}
     for m in speechemo.LAYERS["serving"]:
-        assert not package_imports(PACKAGE / f"{m}.py") & training, m
+        deps = {d for d, _ in package_imports(PACKAGE / "serving" / f"{m}.py")}
+        assert not deps & training, m
 
 
-@pytest.mark.parametrize("module", modules())
+@pytest.mark.parametrize("module", [f"{layer}/{m}" for layer, m in modules()])
 def test_module_size(module):
     n = len((PACKAGE / f"{module}.py").read_text().splitlines())
     assert n <= MAX_LINES, f"{module}.py has {n} lines (at most {MAX_LINES}): split it by what it does"

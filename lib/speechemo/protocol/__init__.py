@@ -1,0 +1,3 @@
+"""Protocol: speaker folds, the within / pooled / leave-one-corpus-out protocols, metrics, the results table.
+
+Its modules and what each does: ``speechemo.LAYERS``."""

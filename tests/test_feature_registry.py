@@ -122,3 +122,13 @@ def test_the_workbook_sets_are_registered():
     assert set(extraction.FEATURE_SETS) == {"seed", "functionals", "sequence", "image", "egemaps", "compare",
                                           "whisper_base"}
     assert extraction.FEATURE_SETS["whisper_base"].engine in extraction.ENCODERS
+
+
+def test_whisper_views_hold_the_columns_they_name():
+    from speechemo.features import encoders, whisper
+    cols = whisper.column_names()
+    mean = [cols[i] for i in reg.VIEWS[encoders.WHISPER_BASE_MEAN.name].positions(cols)]
+    upper = [cols[i] for i in reg.VIEWS[encoders.WHISPER_BASE_UPPER.name].positions(cols)]
+    assert len(mean) == whisper.N_STATES * whisper.D_MODEL and all("_mean" in c for c in mean)
+    assert len(upper) == 4 * whisper.D_MODEL and set(upper) < set(mean)
+    assert {c.split("_")[0] for c in upper} == {"L3", "L4", "L5", "L6"}

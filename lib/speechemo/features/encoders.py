@@ -5,6 +5,9 @@
   PyPI parts verified by sha256 (or ``whisper_dir``), and that sha256 is part of the cache key.
   View ``whisper_base_mean``: the means only (7 x 512 columns), the mean pooling EmoBox uses; the
   stds over time also carry how a clip was recorded and how long it is.
+  View ``whisper_base_upper``: the means of the upper half only, hidden states 3-6 (the outputs of
+  blocks 3-6 of 6; 4 x 512 columns). The lowest states stay closest to the spectrum, and so to the
+  microphone and the room; the upper ones are what transfers between corpora (notebook 06 compares).
 
 A second encoder is one more ``register_encoder`` call here (with the module that implements it).
 """
@@ -21,3 +24,6 @@ WHISPER = register_encoder(
     FeatureConfig(WHISPER_BASE, "table", engine="whisper"))
 
 WHISPER_BASE_MEAN = register_view(View("whisper_base_mean", WHISPER_BASE, keep=lambda c: c.split("_", 1)[1].startswith("mean")))
+UPPER_STATES = range(3, whisper.N_STATES)  # the encoder's upper half: hidden states 3-6 of 0-6
+WHISPER_BASE_UPPER = register_view(View("whisper_base_upper", WHISPER_BASE,
+                                        keep=lambda c: c.startswith(tuple(f"L{s}_mean" for s in UPPER_STATES))))

@@ -22,6 +22,17 @@ def project_root(start: str | Path | None = None) -> Path:
         "run from inside the project or set SPEECHEMO_ROOT")
 
 
+class Under:
+    """A place under another attribute of the layout: ``Under("outputs", "figures")`` is
+    ``layout.outputs / "figures"`` (one line per place, read when asked)."""
+
+    def __init__(self, base: str, relative: str):
+        self.base, self.relative = base, relative
+
+    def __get__(self, lay: "Layout", owner: type | None = None) -> Path:
+        return getattr(lay, self.base) / self.relative
+
+
 @dataclass(frozen=True)
 class Layout:
     """The folders a notebook reads and writes, resolved against the project root."""
@@ -30,33 +41,13 @@ class Layout:
     data: Path
     outputs: Path
 
-    @property
-    def figures(self) -> Path:
-        return self.outputs / "figures"
-
-    @property
-    def results(self) -> Path:
-        return self.outputs / "results"
-
-    @property
-    def deploy(self) -> Path:
-        return self.outputs / "deploy"
-
-    @property
-    def features(self) -> Path:
-        return self.data / "features"
-
-    @property
-    def metadata_csv(self) -> Path:
-        return self.data / "metadata.csv"
-
-    @property
-    def dataset_json(self) -> Path:
-        return self.data / "dataset.json"
-
-    @property
-    def summary_csv(self) -> Path:
-        return self.results / "summary.csv"
+    features = Under("data", "features")           # the feature cache, one file per clip and set
+    metadata_csv = Under("data", "metadata.csv")
+    dataset_json = Under("data", "dataset.json")   # which corpus (or union) notebook 00 prepared
+    figures = Under("outputs", "figures")
+    results = Under("outputs", "results")
+    summary_csv = Under("outputs", "results/summary.csv")
+    deploy = Under("outputs", "deploy")            # the exported bundle
 
 
 def from_root(path: str | Path) -> Path:

@@ -7,7 +7,8 @@
   stds over time also carry how a clip was recorded and how long it is.
   View ``whisper_base_upper``: the means of the upper half only, hidden states 3-6 (the outputs of
   blocks 3-6 of 6; 4 x 512 columns). The lowest states stay closest to the spectrum, and so to the
-  microphone and the room; the upper ones are what transfers between corpora (notebook 06 compares).
+  microphone and the room. Proposed after looking at how gender carries from one corpus to another
+  layer by layer (notebook 06), so its leave-one-corpus-out figures are not an independent test.
 
 A second encoder is one more ``register_encoder`` call here (with the module that implements it).
 """

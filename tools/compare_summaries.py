@@ -2,8 +2,8 @@
 
     python tools/compare_summaries.py BEFORE.csv AFTER.csv [--tol 1e-9]
 
-Rows are matched on what identifies a result (dataset, task, features, model, protocol,
-normalisation, corpora, notebook); timings, stamps and parameters are not compared. Exits 1 and
+Rows are matched on the results table's key (``evaluation.KEY``: dataset, task, features, model,
+protocol, normalisation) and the notebook; timings, stamps and parameters are not compared. Exits 1 and
 lists the differences when a row is missing on one side or a metric differs by more than ``--tol``.
 """
 import argparse
@@ -11,8 +11,9 @@ import sys
 
 import pandas as pd
 
-KEY = ["dataset", "task", "features", "model", "protocol", "normalisation", "train_corpora", "test_corpora",
-       "notebook"]
+from speechemo.protocol import evaluation
+
+KEY = evaluation.KEY + ["notebook"]  # the results table's own key (one row per key), and who wrote it
 METRICS = ["wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds", "n_utterances"]
 
 

@@ -18,6 +18,7 @@ from speechemo.protocol import evaluation as ev
 from speechemo.data.download import DownloadError
 from speechemo.data.speakers import fold_of, gender_of
 from speechemo.data.synthetic import generate_cremad
+from speechemo.foundations.labels import CorpusNameError
 
 
 def test_names_levels_and_errors():
@@ -25,7 +26,7 @@ def test_names_levels_and_errors():
     assert (c.actor, c.sentence, c.emotion, c.level) == (1040, "ITH", "sad", "unspecified")
     assert cremad.parse_name("1063_IEO_ANG_HI.wav").level == "high"
     for bad in ("1001_DFA_XYZ_XX.wav", "01_DFA_ANG_XX.wav", "1001-DFA-ANG-XX.wav"):
-        with pytest.raises(cremad.CremadNameError, match="not a CREMA-D name"):
+        with pytest.raises(CorpusNameError, match="not a CREMA-D name"):
             cremad.parse_name(bad)
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from speechemo.foundations.labels import EMOTION_NAMES, TASK_CLASSES, task_label
-from speechemo.data.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, RavdessNameError, actor_utterances,
+from speechemo.foundations.labels import EMOTION_NAMES, TASK_CLASSES, CorpusNameError, task_label
+from speechemo.data.ravdess import (ALL_ACTORS, EMOBOX_FOLDS, EMOTIONS, actor_utterances,
     format_name, parse_name)
 
 
@@ -35,7 +35,7 @@ def test_fields_decoded():
     ("03-01-05-01-01-01-01.mp4", "not a RAVDESS name"),
 ])
 def test_malformed_names_rejected_clearly(name, fragment):
-    with pytest.raises(RavdessNameError, match=fragment) as err:
+    with pytest.raises(CorpusNameError, match=fragment) as err:
         parse_name(name)
     assert name in str(err.value)
 

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from speechemo.data import cremad
-from speechemo.foundations.labels import EMOTION_NAMES
+from speechemo.foundations.labels import EMOTION_NAMES, CorpusNameError
 from speechemo.data.metadata import audio_header, file_md5
-from speechemo.data.ravdess import RavdessNameError, parse_name
+from speechemo.data.ravdess import parse_name
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
 
@@ -46,10 +46,6 @@ SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n
                   "su": "surprised"}
 # the corpus's own label for classes RAVDESS does not have (kept in the table, marked not shared)
 UNSHARED = {"emodb": {"L": "boredom"}}
-
-
-class CorpusNameError(ValueError):
-    """A file name that does not follow the corpus's naming scheme."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +75,7 @@ def parse_tess(name: str) -> Item:
 
 
 def parse_cremad(name: str, genders: dict[str, str] | None = None) -> Item:
-    try:
-        clip = cremad.parse_name(name)  # the one CREMA-D naming rule
-    except cremad.CremadNameError as err:
-        raise CorpusNameError(str(err)) from None
+    clip = cremad.parse_name(name)  # the one CREMA-D naming rule
     speaker = str(clip.actor)
     return Item(speaker, clip.emotion, Path(name).stem.split("_")[2], (genders or {}).get(speaker))
 
@@ -101,11 +94,7 @@ def parse_savee(name: str, folder: str | None = None) -> Item:
 
 
 def parse_ravdess(name: str) -> Item:
-
-    try:
-        u = parse_name(Path(name).name)
-    except RavdessNameError as err:
-        raise CorpusNameError(str(err)) from None
+    u = parse_name(Path(name).name)
     if (u.modality, u.vocal_channel) != (3, 1):
         raise CorpusNameError(f"{name}: not an audio-only speech file (modality 03, vocal channel 01)")
     return Item(f"{u.actor:02d}", u.emotion, u.emotion, u.gender)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from speechemo.foundations.files import atomic_path
-from speechemo.foundations.labels import SENTIMENT_OF
+from speechemo.foundations.labels import SENTIMENT_OF, CorpusNameError
 
 FILES = Path(__file__).parent / "corpus_files" / "cremad"
 MEDIA_URL = "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/AudioWAV/"
@@ -35,23 +35,21 @@ LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified", "X": "
 NAME_RE = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_(LO|MD|HI|XX|X)")
 
 
-class CremadNameError(ValueError):
-    """A file name that is not a CREMA-D name."""
-
-
 @dataclass(frozen=True)
 class Clip:
-    actor: int
-    sentence: str
+    """The four fields of a CREMA-D file name, the emotion in the workbook's names."""
+
+    actor: int        # 1001-1091; gender and age are in the demographics, not the name
+    sentence: str     # three-letter code (DFA, IEO, ...)
     emotion: str
-    level: str
+    level: str        # low, medium, high or unspecified
 
 
 def parse_name(name: str) -> Clip:
     """The fields of a CREMA-D file name (``1001_DFA_ANG_XX.wav``; level ``X`` accepted)."""
     m = NAME_RE.fullmatch(Path(name).stem)
     if not m or m.group(3) not in EMOTIONS:
-        raise CremadNameError(f"{name}: not a CREMA-D name like 1001_DFA_ANG_XX.wav")
+        raise CorpusNameError(f"{name}: not a CREMA-D name like 1001_DFA_ANG_XX.wav")
     return Clip(int(m.group(1)), m.group(2), EMOTIONS[m.group(3)], LEVELS[m.group(4)])
 
 
@@ -210,7 +208,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
     for path in tqdm(files, desc="reading CREMA-D", disable=not progress):
         try:
             clip = parse_name(path.name)
-        except CremadNameError as err:
+        except CorpusNameError as err:
             report.misnamed.append(str(err))
             continue
         if clip.actor not in gender_of or clip.actor not in fold_of:

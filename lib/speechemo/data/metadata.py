@@ -9,7 +9,8 @@ import pandas as pd
 import soundfile as sf
 
 from speechemo.foundations import files
-from speechemo.data.ravdess import (ALL_ACTORS, FILES_PER_ACTOR, RavdessNameError, actor_utterances,
+from speechemo.foundations.labels import CorpusNameError
+from speechemo.data.ravdess import (ALL_ACTORS, FILES_PER_ACTOR, actor_utterances,
     format_name, parse_name)
 
 COLUMNS = ["path", "file", "actor", "gender", "emotion_code", "emotion", "intensity_code",
@@ -98,7 +99,7 @@ def build_metadata(root: str | Path, expected_actors: list[int] | None = None,
         rel = f"{path.parent.name}/{path.name}"
         try:
             u = parse_name(path.name)
-        except RavdessNameError as err:
+        except CorpusNameError as err:
             misnamed.append(f"{rel}: {err}")
             continue
         if path.parent.name != f"Actor_{u.actor:02d}":

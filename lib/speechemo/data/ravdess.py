@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from speechemo.foundations.labels import SENTIMENT_OF
+from speechemo.foundations.labels import SENTIMENT_OF, CorpusNameError
 
 EMOTIONS: dict[int, str] = {
     1: "neutral", 2: "calm", 3: "happy", 4: "sad",
@@ -26,10 +26,6 @@ ALL_ACTORS: tuple[int, ...] = tuple(range(1, 25))
 FILES_PER_ACTOR = 60
 
 _NAME_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.(wav|flac|WAV|FLAC)$")
-
-
-class RavdessNameError(ValueError):
-    """A file name does not follow the RAVDESS scheme ``MM-VV-EE-II-SS-RR-AA.wav``."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +65,11 @@ def gender_of_actor(actor: int) -> str:
 def parse_name(name: str) -> Utterance:
     """Parse a RAVDESS file name (basename, ``.wav`` or ``.flac``).
 
-    Raises :class:`RavdessNameError` naming the file and what is wrong.
+    Raises :class:`~speechemo.foundations.labels.CorpusNameError` naming the file and what is wrong.
     """
     m = _NAME_RE.match(name)
     if not m:
-        raise RavdessNameError(
+        raise CorpusNameError(
             f"{name!r} is not a RAVDESS name: expected MM-VV-EE-II-SS-RR-AA.wav "
             "(seven two-digit fields, e.g. 03-01-05-02-01-02-12.wav)"
         )
@@ -96,7 +92,7 @@ def parse_name(name: str) -> Utterance:
     if not 1 <= actor <= 24:
         problems.append(f"actor {actor:02d} is not in 01-24")
     if problems:
-        raise RavdessNameError(f"{name!r}: " + "; ".join(problems))
+        raise CorpusNameError(f"{name!r}: " + "; ".join(problems))
     return Utterance(mod, voc, emo, inten, stmt, rep, actor)
 
 

@@ -18,6 +18,12 @@ SENTIMENT_NAMES: list[str] = ["neutral", "positive", "negative"]
 GENDER_NAMES: list[str] = ["female", "male"]
 GENDER_EMOTION_NAMES: list[str] = [f"{g}_{e}" for g in GENDER_NAMES for e in EMOTION_NAMES]
 
+
+class CorpusNameError(ValueError):
+    """A file name that does not follow its corpus's naming scheme, so its labels cannot be read
+    from it (raised by every corpus reader: RAVDESS, CREMA-D, EmoDB, TESS, SAVEE)."""
+
+
 #: Classes of every task, in a fixed order (the order of the model outputs).
 TASK_CLASSES: dict[str, list[str]] = {
     "emotion": EMOTION_NAMES,

@@ -1,4 +1,6 @@
 """The dual ridge classifier, its nested penalty search, the calibrate-to-a-voice curve and the report."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,3 +151,19 @@ def test_protocol_table_from_summary():
     assert "99.0" not in md and "dataset **ravdess+cremad**" in md
     with pytest.raises(LookupError):
         report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")
+
+
+def test_times_table_from_executed_notebooks(tmp_path):
+    for name, dataset, seconds in (("00_download", "ravdess", 6.0), ("03_classical_baselines", "ravdess", 725.0),
+                                   ("06_pretrained_encoder", "synthetic", 9.0)):
+        meta = {"papermill": {"duration": seconds, "start_time": "2026-12-01T02:00:00",
+                              "parameters": {"dataset": dataset, "profile": "full"}}}
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+    (tmp_path / "04_lstm.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": None}}, "cells": []}))
+    times = report.notebook_times(tmp_path)
+    assert list(times.notebook) == ["00_download", "03_classical_baselines", "06_pretrained_encoder"]
+    md = report.times_markdown(times, "ravdess")
+    assert "| `03_classical_baselines` | 12.1 min |" in md and "| **all of them** | **12 min** |" in md
+    assert "06_pretrained" not in md and "dataset **ravdess**" in md and "2026-12-01 02:00" in md
+    with pytest.raises(LookupError):
+        report.times_markdown(times, "cremad")

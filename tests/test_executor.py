@@ -134,3 +134,24 @@ def test_scaling_projection_is_arithmetic_on_the_measured_rate():
     assert np.isclose(t.loc[36_000, 1], 1.0)                 # 36,000 clips at 10 clips/s = 1 h
     assert np.isclose(t.loc[36_000, 8], 1.0 / (8 * 0.9))     # 8 workers at the measured efficiency
     assert np.isclose(projection(10.0, 1.7).loc[10_000, 32], 10_000 / (10 * 32) / 3600)  # capped at 1
+
+
+def test_scaling_plan_from_the_measured_table_reaches_the_readme():
+    """The plan's inputs come from scaling.csv (rates of an earlier run here) and make report renders both."""
+    import pandas as pd
+
+    from speechemo.deployment import report
+    from speechemo.workbook.scaling import PER_CLIP_STEPS, plan_inputs, projection
+
+    steps_rates = ((PER_CLIP_STEPS[0], 240, 17.7, 34.9), (PER_CLIP_STEPS[1], 240, 7.0, 13.7),
+                   ("features: whisper_base", 240, 17.0, 15.0), ("CV grid: emotion", 8, 0.148, 0.349))
+    scaling = pd.DataFrame([{"step": step, "workers": w, "items": n, "per_s": r, "seconds": n / r}
+                            for step, n, r1, r2 in steps_rates for w, r in ((1, r1), (2, r2))])
+    rate, efficiency = plan_inputs(scaling)
+    assert np.isclose(1 / rate, 2 / 34.9 + 2 / 13.7 + 2 / 15.0)   # core-seconds per clip, the grid left out
+    assert np.isclose(efficiency, 13.7 / 14.0)                       # the lower per-clip efficiency
+    plan = projection(rate, efficiency).reset_index()
+    plan.columns = [str(c) for c in plan.columns]                    # as read back from scaling_plan.csv
+    md = report.scaling_markdown(scaling, plan)
+    assert "| features: egemaps, compare | 240 | 34.3 s | 17.5 s | 1.96 × |" in md
+    assert "| 10,000 | 56 min |" in md and "not a measurement" in md

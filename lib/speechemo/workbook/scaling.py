@@ -3,7 +3,8 @@ wall time of larger corpora on more workers (a plan on paper, not a measurement)
 
 ``python -m speechemo.workbook.scaling --clips 240`` extracts every feature set for a sample of the corpus
 in ``data/metadata.csv`` into a throw-away cache, once per worker count, times one
-cross-validation grid the same way, and writes ``outputs/results/scaling.csv``.
+cross-validation grid the same way, and writes ``outputs/results/scaling.csv`` and the plan drawn
+from it, ``outputs/results/scaling_plan.csv``; ``make report`` puts both in the README.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pandas as pd
 from speechemo.models import classical
 from speechemo.features import extraction
 from speechemo.data import metadata
-from speechemo.foundations import profiles
+from speechemo.foundations import files, profiles
 from speechemo.workbook import steps
 from speechemo.protocol import evaluation as ev
 from speechemo.data.download import DatasetInfo
@@ -38,6 +39,22 @@ def projection(clips_per_s_one_worker: float, efficiency: float, clips=PLAN_CLIP
              "hours": n / (clips_per_s_one_worker * (w if w == 1 else w * eff)) / 3600}
             for n in clips for w in workers]
     return pd.DataFrame(rows).pivot(index="clips", columns="workers", values="hours")
+
+
+FEATURE_STEP = "features: "
+PER_CLIP_STEPS = ("features: seed, functionals, sequence, image", "features: egemaps, compare")
+
+
+def plan_inputs(scaling: pd.DataFrame) -> tuple[float, float]:
+    """From ``scaling.csv``: clips/s of one worker on one core for every feature set (each feature
+    step's core-seconds per clip with one core per worker, summed) and the parallel efficiency from 1
+    to 2 workers (the lower of the per-clip steps'; the encoder already uses both cores in one worker,
+    so its 1-to-2 ratio measures threads against processes, not more machines)."""
+    rate = scaling.pivot(index="step", columns="workers", values="per_s")
+    features = [step for step in rate.index if step.startswith(FEATURE_STEP)]
+    core_seconds = sum(2 / rate.loc[step, 2] for step in features)
+    efficiency = min(rate.loc[step, 2] / (2 * rate.loc[step, 1]) for step in PER_CLIP_STEPS)
+    return 1 / core_seconds, float(efficiency)
 
 
 def _time_extraction(table: pd.DataFrame, sets: list[str], scheduler: str) -> float:
@@ -67,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     for sets in (["seed", "functionals", "sequence", "image"], ["egemaps", "compare"], [WHISPER_BASE]):
         for n in (1, 2):
             sec = _time_extraction(table, sets, f"local:{n}")
-            rows.append({"step": "features: " + ", ".join(sets), "workers": n, "items": a.clips,
+            rows.append({"step": FEATURE_STEP + ", ".join(sets), "workers": n, "items": a.clips,
                          "seconds": round(sec, 1), "per_s": round(a.clips / sec, 2)})
             print(rows[-1], flush=True)
     # one CV grid: the 16 classical configurations of one task on the functionals
@@ -93,9 +110,10 @@ def main(argv: list[str] | None = None) -> None:
                      "items": len(runs), "seconds": round(sec, 1), "per_s": round(len(runs) / sec, 3)})
         print(rows[-1], flush=True)
     out = pd.DataFrame(rows)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(a.out, index=False)
-    print(out.to_string(index=False))
+    plan = projection(*plan_inputs(out))
+    files.write_csv(out, Path(a.out))
+    files.write_csv(plan.reset_index(), Path(a.out).with_name(Path(a.out).stem + "_plan.csv"))
+    print(out.to_string(index=False), "\n\nplan on paper (hours):\n", plan.round(2).to_string())
 
 
 if __name__ == "__main__":

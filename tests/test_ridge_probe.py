@@ -128,11 +128,12 @@ def test_report_table_from_summary(tmp_path):
     assert "| emotion (8) | logreg | whisper_base | no | 60.0 ± 2.0 |" in md
     assert "99.0" not in md and "dataset **ravdess**" in md
     assert "emotion ridge / whisper_base UA 70.0 ± 2.0" in md  # best single-clip model
+    assert "EmoBox Whisper-large-v3 (6 folds) 75.3" in md           # published, from reference
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{report.START}\nold\n{report.END}\nafter\n")
+    readme.write_text(f"intro\n{report.START}\nstale table\n{report.END}\nafter\n")
     report.update_readme(readme, md)
     text = readme.read_text()
-    assert "old" not in text and text.startswith("intro\n") and text.endswith("after\n") and "**75.0" in text
+    assert "stale table" not in text and text.startswith("intro\n") and text.endswith("after\n") and "**75.0" in text
 
 
 def test_protocol_table_from_summary():

@@ -155,16 +155,22 @@ def test_protocol_table_from_summary():
 
 
 def test_times_table_from_executed_notebooks(tmp_path):
-    for name, dataset, seconds in (("00_download", "ravdess", 6.0), ("03_classical_baselines", "ravdess", 725.0),
-                                   ("06_pretrained_encoder", "synthetic", 9.0)):
-        meta = {"papermill": {"duration": seconds, "start_time": "2026-12-01T02:00:00",
-                              "parameters": {"dataset": dataset, "profile": "full"}}}
-        (tmp_path / f"{name}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
-    (tmp_path / "04_lstm.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": None}}, "cells": []}))
-    times = report.notebook_times(tmp_path)
-    assert list(times.notebook) == ["00_download", "03_classical_baselines", "06_pretrained_encoder"]
+    notebooks, runs = tmp_path / "notebooks", tmp_path / "runs"
+    notebooks.mkdir(), runs.mkdir()
+    for name, start, seconds in (("03_classical_baselines", "2026-11-30T09:00:00", 500.0),   # an older run
+                                 ("00_download", "2026-12-01T02:00:00", 6.0),
+                                 ("03_classical_baselines", "2026-12-01T02:01:00", 725.0),
+                                 ("04_lstm", "2026-12-01T02:15:00", None)):                   # did not finish
+        meta = {"papermill": {"duration": seconds, "start_time": start, "parameters": {"profile": "full"}}}
+        (notebooks / f"{name}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+        (runs / f"{name}-{start}.json").write_text(json.dumps(
+            {"notebook": name, "dataset": "ravdess", "parameters": {"profile": "full"}, "started": start}))
+    (runs / "03_classical_baselines-old.json").write_text(json.dumps(
+        {"notebook": "03_classical_baselines", "dataset": "cremad", "started": "2026-11-30T09:00:00"}))
+    times = report.notebook_times(notebooks, runs)
+    assert list(times.notebook) == ["00_download", "03_classical_baselines"]
     md = report.times_markdown(times, "ravdess")
     assert "| `03_classical_baselines` | 12.1 min |" in md and "| **all of them** | **12 min** |" in md
-    assert "06_pretrained" not in md and "dataset **ravdess**" in md and "2026-12-01 02:00" in md
+    assert "dataset **ravdess**" in md and "profile(s) full" in md and "2026-12-01 02:00" in md
     with pytest.raises(LookupError):
         report.times_markdown(times, "cremad")

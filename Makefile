@@ -21,7 +21,7 @@ RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(
            $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
            $(if $(CORPUS),--corpus $(CORPUS)) $(if $(CORPUS_DIR),--corpus-dir "$(abspath $(CORPUS_DIR))")
 
-.PHONY: help setup all notebook report test test-unit test-notebooks test-refs test-browser lab serve lock clean
+.PHONY: help setup all notebook report test test-unit test-unit-browser test-notebooks test-refs test-browser lab serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -54,7 +54,13 @@ notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as fo
 report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
 	$(BIN)/python -m speechemo.deployment.report --summary outputs/results/summary.csv --readme README.md
 
-test: test-unit test-notebooks test-browser ## Unit tests, every notebook once under nbval (quick profile, synthetic corpus), browser test
+# Two jobs: the notebooks leave a core idle much of the time (kernel start-up, small fits) and the
+# unit tests use one; --output-sync keeps each job's log in one piece.
+test: setup ## Every notebook once under nbval (quick profile, synthetic corpus) beside the unit tests, then the browser test
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks test-unit-browser
+
+test-unit-browser: test-unit
+	$(MAKE) --no-print-directory test-browser
 
 test-unit: setup ## pytest on the helper package
 	$(BIN)/python -m pytest -q -m "not browser" tests

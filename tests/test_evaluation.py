@@ -119,18 +119,22 @@ def test_results_table_schema_and_upsert(tmp_path):
     res = ev.cross_validate(fp, y, ev.speaker_folds(actors), ["a", "b", "c"], files=[f"f{i}" for i in range(len(y))])
     row = ev.result_row(res, dataset="synthetic", task="emotion", features="toy", model="logreg",
                         protocol=ev.SPEAKER_INDEPENDENT, normalisation="none", profile="quick", notebook="t")
+    row = dict(row, commit="6e54267", run="runs/t-20261201T000000.json")  # a commit that looks like a number
     ev.record(tmp_path, row, res)
+    ev.record(tmp_path, dict(row, features="toy2"), res)  # a second row: the first is read back and rewritten
     ev.record(tmp_path, row, res)  # a re-run replaces, never duplicates
-    summary = pd.read_csv(tmp_path / "summary.csv")
-    assert list(summary.columns) == ev.SUMMARY_COLUMNS and len(summary) == 1
+    summary = ev.load_summary(tmp_path)
+    assert list(summary.columns) == ev.SUMMARY_COLUMNS and len(summary) == 2
+    assert set(summary.commit) == {"6e54267"} and set(summary.run) == {"runs/t-20261201T000000.json"}
+    summary = summary[summary.features == "toy"].reset_index(drop=True)
     for col in ("dataset", "task", "features", "model", "protocol", "normalisation", "wa", "wa_std",
                 "ua", "ua_std", "macro_f1", "n_folds", "fit_seconds", "commit", "created"):
         assert col in summary.columns
     assert summary.loc[0, "n_folds"] == 6 and summary.loc[0, "dataset"] == "synthetic"
     assert summary.loc[0, "ua"] == pytest.approx(res.folds.ua.mean())
     folds = pd.read_csv(tmp_path / "folds.csv")
-    assert len(folds) == 6
-    preds = list((tmp_path / "predictions").glob("*.csv"))
+    assert len(folds) == 12
+    preds = list((tmp_path / "predictions").glob("*toy__*.csv"))
     assert len(preds) == 1 and len(pd.read_csv(preds[0])) == len(y)
     assert res.confusion.sum() == len(y)
 

@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--notebooks", default="outputs/notebooks", help="the executed notebooks (their timings)")
     a = ap.parse_args(argv)
     update_readme(Path(a.readme), module_map_markdown(), MODULES_START, MODULES_END)
-    summary = pd.read_csv(a.summary)
+    summary = ev.read_results(Path(a.summary))
     try:
         table = results_markdown(summary, a.dataset)
     except LookupError as err:  # e.g. a summary of a union run only: the RAVDESS table stays as it is

@@ -34,7 +34,9 @@ LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested 
 KEY = ["dataset", "task", "features", "model", "protocol", "normalisation"]
 SUMMARY_COLUMNS = KEY + ["train_corpora", "test_corpora", "wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
                          "n_utterances", "fit_seconds", "profile", "notebook", "params", "commit",
-                         "created"]
+                         "run", "created"]
+#: read as text whatever they look like: a commit such as ``6e54267`` is otherwise read as a number (inf)
+TEXT_COLUMNS = KEY + ["train_corpora", "test_corpora", "profile", "notebook", "params", "commit", "run", "created"]
 
 Split = tuple[np.ndarray, np.ndarray]
 FitPredict = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -251,9 +253,14 @@ def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+def read_results(path: Path) -> pd.DataFrame:
+    """A results CSV (summary or folds) with its text columns read as text."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in TEXT_COLUMNS})
+
+
 def _upsert(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     if path.exists():
-        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        old = read_results(path)
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(key, keep="last")
     else:
         merged = new
@@ -284,13 +291,13 @@ def forget(results_dir: Path, notebook: str, dataset: str) -> int:
     path = results_dir / "summary.csv"
     if not path.exists():
         return 0
-    summary = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    summary = read_results(path)
     gone = summary[(summary.notebook.astype(str) == notebook) & (summary.dataset.astype(str) == dataset)]
     if len(gone):
         write_csv(summary.drop(gone.index), path)
         folds_path = results_dir / "folds.csv"
         if folds_path.exists():
-            folds = pd.read_csv(folds_path, keep_default_na=False, na_values=[""])
+            folds = read_results(folds_path)
             keys = set(map(tuple, gone[KEY].astype(str).to_numpy()))
             write_csv(folds[[tuple(r) not in keys for r in folds[KEY].astype(str).to_numpy()]], folds_path)
         for _, r in gone.iterrows():
@@ -302,13 +309,13 @@ def load_summary(results_dir: Path) -> pd.DataFrame:
     path = Path(results_dir) / "summary.csv"
     if not path.exists():
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    return pd.read_csv(path)
+    return read_results(path)
 
 
 def load_folds(results_dir: Path) -> pd.DataFrame:
     """``folds.csv``: one row per result and speaker fold (empty when nothing was recorded)."""
     path = Path(results_dir) / "folds.csv"
-    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=KEY + ["fold", "ua"])
+    return read_results(path) if path.exists() else pd.DataFrame(columns=KEY + ["fold", "ua"])
 
 
 def best(summary: pd.DataFrame, task: str, dataset: str, metric: str = "ua") -> pd.Series:

@@ -1,4 +1,6 @@
-"""The README's results table, generated from ``summary.csv`` (``make report``), never typed.
+"""The README's generated parts (``make report``), never typed: the RAVDESS results table from
+``summary.csv``, the notebook times from the executed notebooks, the scaling tables from
+``scaling.csv``, the protocol table of a union run, and the module map.
 
 It takes the speaker-independent rows of one dataset, the best variant (feature set,
 normalisation) per task and model, and writes a Markdown table between two marker lines of the

@@ -21,6 +21,7 @@ from speechemo.protocol import evaluation as ev
 from speechemo.foundations import files, reference
 from speechemo.foundations.labels import TASK_CLASSES
 from speechemo.foundations.numeric import percent
+from speechemo.foundations.paths import Layout
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 CORPORA_START, CORPORA_END = "<!-- corpora:start -->", "<!-- corpora:end -->"
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", default="ravdess")
     ap.add_argument("--notebooks", default="outputs/notebooks", help="the executed notebooks (their timings)")
     a = ap.parse_args(argv)
+    lay = Layout(Path.cwd(), Path("data"), Path(a.summary).parent.parent)  # the run's folders beside its summary
     update_readme(Path(a.readme), module_map_markdown(), MODULES_START, MODULES_END)
     summary = ev.read_results(Path(a.summary))
     try:
@@ -214,15 +216,14 @@ def main(argv: list[str] | None = None) -> None:
         update_readme(Path(a.readme), table)
         print(f"{a.readme}: results table updated from {a.summary}", file=sys.stderr)
         try:
-            times = notebook_times(Path(a.notebooks), Path(a.summary).with_name("runs"))
+            times = notebook_times(Path(a.notebooks), lay.runs)
             update_readme(Path(a.readme), times_markdown(times, a.dataset), TIMES_START, TIMES_END)
         except LookupError as err:  # the notebooks of another run: the times stay as they are
             print(f"{err} in {a.notebooks}: the README's times are left as they are", file=sys.stderr)
-    scaling = Path(a.summary).with_name("scaling.csv")
-    if scaling.exists() and scaling.with_name("scaling_plan.csv").exists():
-        update_readme(Path(a.readme), scaling_markdown(pd.read_csv(scaling), pd.read_csv(
-            scaling.with_name("scaling_plan.csv"))), SCALING_START, SCALING_END)
-        print(f"{a.readme}: scaling tables updated from {scaling}", file=sys.stderr)
+    if lay.scaling_csv.exists() and lay.scaling_plan_csv.exists():
+        update_readme(Path(a.readme), scaling_markdown(pd.read_csv(lay.scaling_csv), pd.read_csv(lay.scaling_plan_csv)),
+                      SCALING_START, SCALING_END)
+        print(f"{a.readme}: scaling tables updated from {lay.scaling_csv}", file=sys.stderr)
     unions = sorted(d for d in set(summary.dataset.astype(str)) if "+" in d and "synthetic" not in d)
     if "train_corpora" in summary and unions:  # the README shows the real union with the most rows
         union = max(unions, key=lambda d: (summary.dataset == d).sum())

@@ -47,6 +47,9 @@ class Layout:
     figures = Under("outputs", "figures")
     results = Under("outputs", "results")
     summary_csv = Under("outputs", "results/summary.csv")
+    runs = Under("outputs", "results/runs")        # one record per notebook run (parameters, profile)
+    scaling_csv = Under("outputs", "results/scaling.csv")            # python -m speechemo.workbook.scaling
+    scaling_plan_csv = Under("outputs", "results/scaling_plan.csv")  # its plan on paper
     deploy = Under("outputs", "deploy")            # the exported bundle
 
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clips", type=int, default=244)
     ap.add_argument("--metadata", default="data/metadata.csv")
-    ap.add_argument("--out", default="outputs/results/scaling.csv")
+    ap.add_argument("--outputs-dir", default="outputs", help="scaling.csv and scaling_plan.csv go to its results/")
     a = ap.parse_args(argv)
     table = metadata.load_table(Path(a.metadata)).sample(n=a.clips + 4, random_state=0)
     rows = []
@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     out = pd.DataFrame(rows)
     plan = projection(*plan_inputs(out))
-    files.write_csv(out, Path(a.out))
-    files.write_csv(plan.reset_index(), Path(a.out).with_name(Path(a.out).stem + "_plan.csv"))
+    lay = Layout(Path.cwd(), Path("data"), Path(a.outputs_dir))
+    files.write_csv(out, lay.scaling_csv)
+    files.write_csv(plan.reset_index(), lay.scaling_plan_csv)
     print(out.to_string(index=False), "\n\nplan on paper (hours):\n", plan.round(2).to_string())
 
 

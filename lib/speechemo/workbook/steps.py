@@ -104,11 +104,11 @@ def write_run(lay: Layout, notebook: str, params: dict, settings: Profile, datas
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc)
-    rel = f"runs/{notebook}-{now:%Y%m%dT%H%M%S}.json"
+    path = lay.runs / f"{notebook}-{now:%Y%m%dT%H%M%S}.json"
     record = {"notebook": notebook, "dataset": dataset, "parameters": params, "profile": asdict(settings),
               "packages": package_versions(), "commit": git_commit(), "started": now.isoformat(timespec="seconds")}
-    files.write_text(lay.results / rel, json.dumps(record, indent=1, default=str) + "\n")
-    return rel
+    files.write_text(path, json.dumps(record, indent=1, default=str) + "\n")
+    return path.relative_to(lay.results).as_posix()
 
 
 def save_figure(fig, ctx: Context, name: str) -> Path:

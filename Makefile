@@ -54,10 +54,12 @@ notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as fo
 report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
 	$(BIN)/python -m speechemo.deployment.report --summary outputs/results/summary.csv --readme README.md
 
-# Two jobs: the notebooks leave a core idle much of the time (kernel start-up, small fits) and the
-# unit tests use one; --output-sync keeps each job's log in one piece.
+# Two jobs side by side, each pinned to its own half of the cores (tools/split_cores.py): the
+# notebooks are the long job; unpinned, both jobs size their thread pools for every core and slow
+# each other down.
 test: setup ## Every notebook once under nbval (quick profile, synthetic corpus) beside the unit tests, then the browser test
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks test-unit-browser
+	$(BIN)/python tools/split_cores.py -- "$(MAKE) --no-print-directory test-notebooks" \
+	    "$(MAKE) --no-print-directory test-unit-browser"
 
 test-unit-browser: test-unit
 	$(MAKE) --no-print-directory test-browser

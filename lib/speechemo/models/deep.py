@@ -339,7 +339,11 @@ class FoldTrainer:
         if fold in self.cache:
             return self.cache[fold]
 
-        seed_everything(self.cfg.seed + fold)
+        # TensorFlow is seeded once, before the model's initial weights are drawn; every fold
+        # starts from those weights (Session.reset), and Keras's dropout and noise draw from
+        # their own seed generators, so re-seeding it per fold would only re-instantiate the
+        # traced training step (reproducibility.seed_everything)
+        seed_everything(self.cfg.seed + fold, tensorflow=self.session is None)
         if self.session is None:
             self.session = Session(self.build(), list(self.targets), self.cfg)
         val_actors = validation_actors(self.actors[tr], fold)

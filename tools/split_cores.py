@@ -4,8 +4,8 @@
 Left to the scheduler, both jobs size their thread pools for every core (TensorFlow, BLAS, the
 loky workers), so on a 2-core machine four pools fight over two cores. Pinned to disjoint cores,
 each job's thread budget (``speechemo.foundations.executor.cores`` reads the affinity) matches
-what it has. Each command's output is printed in one piece when it ends (like make's
-``--output-sync``); the exit status is the first failure's, or 0.
+what it has; the split is ``executor.core_shares``. Each command's output is printed in one piece
+when it ends (like make's ``--output-sync``); the exit status is the first failure's, or 0.
 
     python tools/split_cores.py -- "make test-notebooks" "make test-unit-browser"
 """
@@ -18,36 +18,14 @@ import sys
 import tempfile
 import time
 
-
-def shares(cpus: list[int], parts: int) -> list[list[int]]:
-    """Split ``cpus`` into ``parts`` disjoint, contiguous shares as even as possible (the first
-    shares get one more when it does not divide). With fewer cores than parts, every command
-    gets all of them."""
-    if parts < 1:
-        raise ValueError(f"parts must be at least 1, not {parts}")
-    if len(cpus) < parts:
-        return [list(cpus) for _ in range(parts)]
-    size, extra = divmod(len(cpus), parts)
-    out, start = [], 0
-    for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
-        out.append(list(cpus[start:end]))
-        start = end
-    return out
-
-
-def available_cpus() -> list[int] | None:
-    """The cores this process may run on, or None where affinity cannot be set (not Linux)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    return sorted(os.sched_getaffinity(0))
+from speechemo.foundations.executor import core_shares, cpu_set
 
 
 def run(commands: list[str]) -> int:
     """Start every command (a shell command line) on its share of the cores, wait for all,
     print each one's output in one piece; the first non-zero status, or 0."""
-    cpus = available_cpus()
-    plan = shares(cpus, len(commands)) if cpus else [None] * len(commands)
+    cpus = cpu_set()
+    plan = core_shares(cpus, len(commands)) if cpus else [None] * len(commands)
     procs = []
     for cmd, share in zip(commands, plan):
         log = tempfile.TemporaryFile(mode="w+")

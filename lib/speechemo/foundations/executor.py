@@ -24,12 +24,34 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
+def cpu_set() -> list[int] | None:
+    """The cores this process may run on, or None where the affinity is not exposed (not Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
 def cores() -> int:
     """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    cpus = cpu_set()
+    return len(cpus) if cpus is not None else (os.cpu_count() or 1)
+
+
+def core_shares(cpus: list[int], parts: int) -> list[list[int]]:
+    """Split ``cpus`` into ``parts`` disjoint, contiguous shares as even as possible (the first
+    shares get one more when it does not divide), for jobs pinned side by side; with fewer cores
+    than parts, every job gets all of them."""
+    if parts < 1:
+        raise ValueError(f"parts must be at least 1, not {parts}")
+    if len(cpus) < parts:
+        return [list(cpus) for _ in range(parts)]
+    size, extra = divmod(len(cpus), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(list(cpus[start:end]))
+        start = end
+    return out
 
 
 def thread_budget(workers: int, available: int | None = None) -> int:

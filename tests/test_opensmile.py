@@ -67,3 +67,15 @@ def test_works_after_tensorflow_was_loaded():
             "print('width', v.shape[1])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "width 88" in out.stdout, out.stderr[-2000:]
+
+
+def test_voice_view_holds_the_pitch_and_formant_columns(smile_extraction):
+    """``egemaps_voice`` is read from the cached eGeMAPS vectors: its 10 pitch and 18 formant
+    columns, nothing of loudness, voice quality or spectral balance."""
+    sub, cache, ext = smile_extraction
+    view = extraction.extract(sub, ["egemaps_voice"], cache, n_jobs=1, progress=False)
+    assert view.computed == 0  # no extraction of its own
+    v = view.tables["egemaps_voice"]
+    groups = opensmile_features.egemaps_groups(v.columns)
+    assert v.shape == (len(sub), 28) and (groups == "pitch").sum() == 10 and (groups == "formants").sum() == 18
+    np.testing.assert_array_equal(v.to_numpy(), ext.tables["egemaps"][v.columns].to_numpy())

@@ -43,6 +43,18 @@ def test_choice_by_the_worse_of_unseen_corpus_and_perturbation():
     assert chosen.features == "whisper_base" and chosen.ua_select == 0.36  # min(0.60, 0.36) > min(0.30, 0.45)
 
 
+def test_candidates_include_the_head_that_holds_up_on_an_unseen_corpus():
+    """The robustness suite scores the best ``n`` heads per task; with several corpora they are
+    ranked by the worse of pooled and unseen-corpus UA, so a head that is best pooled but fails on
+    another corpus does not crowd out one that holds up; with one corpus, by pooled UA."""
+    s = _summary()
+    assert list(robustness.candidates(s, "ravdess+cremad", 1, tasks=["emotion"]).features) == ["functionals"]
+    both = robustness.candidates(s, "ravdess+cremad", 2, tasks=["emotion"])
+    assert list(both.features) == ["functionals", "whisper_base"] and "ua_loco" in both
+    one = s[s.protocol == "speaker_independent"].assign(dataset="ravdess")
+    assert list(robustness.candidates(one, "ravdess", 1, tasks=["emotion"]).features) == ["whisper_base"]
+
+
 def _oof(n=400, seed=0):
     rng = np.random.default_rng(seed)
     true = rng.integers(0, 2, n)

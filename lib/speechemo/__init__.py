@@ -66,6 +66,7 @@ LAYERS: dict[str, dict[str, str]] = {
     },
     "deployment": {
         "robustness": "perturbation suite that scores deployment candidates",
+        "unseen_corpus": "the deployed heads scored leave-one-corpus-out as deployed",
         "export": "choose, retrain and write the deployable heads",
         "selection": "the deployment choices (head, K) cross-validated: nested estimates",
         "explore_files": "the Explore page's data and shareable example clips for a bundle",

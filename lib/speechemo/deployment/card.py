@@ -61,6 +61,11 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
                      "the classes both share): " + ", ".join(f"{c} UA {percent(v)}" for c, v in e["unseen_corpus"].items())
                      + ("; measured in notebook 06 with the same head trained without augmentation"
                         if e.get("training") == "augmented" else ""))
+    for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
+        recalls = ", ".join(f"{k[len('recall_'):]} {percent(v)}" for k, v in u.items() if k.startswith("recall_"))
+        lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "
+                     f"on the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
+                     f"UA {percent(u['ua'])}; recall by class: {recalls}")
     nested = e.get("nested")
     if nested:
         lines.append(f"* **the choice itself cross-validated** (nested: on each fold, the head the same rule picks from "

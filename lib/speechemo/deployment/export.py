@@ -424,7 +424,8 @@ def check_rows(meta: pd.DataFrame, at_most: int, seed: int = 0) -> np.ndarray:
 def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_names: dict[str, list[str]],
                 dataset: str, policy: dict, with_encoder: bool, corpora: list[dict] | None = None) -> dict:
     """``preprocessing.json`` for planned heads, each with its calibrated head, out-of-fold
-    metrics (``metrics``) and ECE (``ece``) in ``calibrated[name]``; ``corpora``: ``trained_on(meta)``."""
+    metrics (``metrics``), ECE (``ece``) and, with several corpora, leave-one-corpus-out scores
+    (``unseen``) in ``calibrated[name]``; ``corpora``: ``trained_on(meta)``."""
 
     spec = {"dataset": dataset, "synthetic": is_synthetic_name(dataset), "trained_on": corpora or [],
             "sample_rate": 16000, "trim_top_db": 30.0, "heads": {}, "tasks": {}, "same_speaker": policy}
@@ -433,6 +434,8 @@ def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_nam
         row = pd.Series({**p["row"].to_dict(), **c["metrics"]})
         spec["heads"][p["name"]] = head_entry(p["name"], p["task"], row, p["best_any"], c["head"], feature_names,
                                               dataset, c["ece"])
+        if c.get("unseen"):  # the head's own recipe, augmentation included (deployment.unseen_corpus)
+            spec["heads"][p["name"]]["unseen_corpus_as_deployed"] = c["unseen"]
         spec["tasks"].setdefault(p["task"], {})["single" if p["normalisation"] == "none" else "speaker"] = p["name"]
     if with_encoder:
         spec["encoder"] = {"origin": whisper.ORIGIN, "default": "float32", "why": "int8 not checked yet"}

@@ -17,9 +17,22 @@ from speechemo.data import audio, perturb
 from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.executor import Executor
-from speechemo.deployment.export import feature_matrix, model_params
+from speechemo.deployment.export import KEY, SINGLE_TASKS, deployable, feature_matrix, model_params, unseen_corpus
 from speechemo.foundations.files import atomic_path
 from speechemo.data.metadata import file_md5
+
+
+def candidates(summary: pd.DataFrame, dataset: str, n: int, tasks=None) -> pd.DataFrame:
+    """The ``n`` deployable single-clip rows per task that the suite scores: ranked by the worse
+    of their pooled UA and their UA on an unseen corpus (several corpora), else by UA -- so that a
+    head which holds up on another corpus is among those the choice can take."""
+    rows, loco = deployable(summary, dataset), unseen_corpus(summary, dataset)
+    if len(loco):
+        rows = rows.merge(loco, on=KEY, how="left")
+        rows = rows.assign(rank=rows[["ua", "ua_loco"]].min(axis=1)).sort_values(["rank", "ua"], ascending=False)
+    else:
+        rows = rows.sort_values("ua", ascending=False)
+    return pd.concat([rows[rows.task == t].head(n) for t in (tasks or SINGLE_TASKS)])
 
 
 def subset(meta: pd.DataFrame, per_actor: int | None, seed: int = 0) -> pd.DataFrame:

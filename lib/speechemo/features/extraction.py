@@ -230,7 +230,8 @@ def extract(table: pd.DataFrame, sets: list[str], cache_dir: str | Path, n_jobs:
 
 def merge(parts: list[Extraction]) -> Extraction:
     """One extraction from several (e.g. one per engine), aligned on the files all of them have."""
-    keep = [f for f in parts[0].files if all(f in set(p.files) for p in parts[1:])]
+    others = [set(p.files) for p in parts[1:]]
+    keep = [f for f in parts[0].files if all(f in o for o in others)]
     tables, arrays = {}, {}
     for p in parts:
         pos = {f: i for i, f in enumerate(p.files)}
@@ -244,10 +245,12 @@ def merge(parts: list[Extraction]) -> Extraction:
 
 def speed_table(runs: dict[str, Extraction], table: pd.DataFrame) -> pd.DataFrame:
     """Per engine: sets, clips computed and read from the cache, seconds, clips/s and real-time
-    factor of what was computed (cached clips cost almost nothing)."""
-    mean_dur = float(table["duration"].mean()) if len(table) else 0.0
+    factor of what was computed (cached clips cost almost nothing; durations: ``table``'s rows of
+    each run's files)."""
+    duration = table.set_index("file")["duration"]
     rows = []
     for engine, e in runs.items():
+        mean_dur = float(duration.loc[e.files].mean()) if e.files else 0.0
         sets = sorted(set(e.tables) | set(e.arrays))
         rate = e.computed / e.seconds if e.computed and e.seconds > 0 else float("nan")
         rows.append({"engine": engine, "sets": ", ".join(sets), "computed": e.computed, "cached": e.cached,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechemo.features.registry import FeatureConfig, register
+from speechemo.features.registry import FeatureConfig, View, register, register_view
 from speechemo.features.frames import SR, Frames
 
 OPENSMILE_SETS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}
@@ -71,10 +71,19 @@ EGEMAPS_GROUPS = [  # (group, what it measures, substrings of openSMILE's column
 ]
 
 
-def egemaps_groups(columns: list[str]) -> pd.Series:
-    """The eGeMAPS group of each column (pitch, jitter/shimmer/HNR, loudness, formants, spectral
-    balance, temporal), for tables and for permutation importance by group."""
-    def group(c: str) -> str:
-        return next((g for g, _, keys in EGEMAPS_GROUPS if any(k in c for k in keys)), "other")
+def egemaps_group(column: str) -> str:
+    """The eGeMAPS group of one column (pitch, jitter/shimmer/HNR, loudness, formants, spectral
+    balance, temporal; ``other`` if none matches)."""
+    return next((g for g, _, keys in EGEMAPS_GROUPS if any(k in column for k in keys)), "other")
 
-    return pd.Series([group(c) for c in columns], index=list(columns))
+
+def egemaps_groups(columns: list[str]) -> pd.Series:
+    """The eGeMAPS group of each column, for tables and for permutation importance by group."""
+    return pd.Series([egemaps_group(c) for c in columns], index=list(columns))
+
+
+#: View ``egemaps_voice``: eGeMAPS's pitch and formant columns (28 of 88): how high the voice is and
+#: how long the vocal tract that shapes it (F1-F3 frequencies, bandwidths, energies) -- the cues of
+#: gender that do not depend on the words or the room. Added for gender across corpora (notebook 06).
+EGEMAPS_VOICE = register_view(View("egemaps_voice", "egemaps",
+                                   keep=lambda c: egemaps_group(c) in ("pitch", "formants")))

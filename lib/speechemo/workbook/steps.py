@@ -129,6 +129,21 @@ def extract(ctx: Context, table, sets: list[str], n_jobs: int = 2, executor=None
                               ctx.settings.encoder_chunk, executor)
 
 
+def extraction_plan(ctx: Context, table, sets: list[str], everywhere: list[str]) -> list[tuple[str, object, list[str]]]:
+    """``(label, rows, sets)`` of each extraction notebook 02 runs: one per engine (so that each
+    one's speed is visible) on every clip; with several corpora, the sets not in ``everywhere`` run
+    on the first corpus's clips only (the notebooks that read them -- the deep models, the seed's set,
+    ComParE -- run there alone in a union)."""
+    engines = list(dict.fromkeys(extraction.FEATURE_SETS[s].engine for s in sets))
+    home = home_rows(ctx, table)
+    local = [s for s in sets if s not in everywhere] if not home.all() else []
+    plan = [(e, table, [s for s in sets if extraction.FEATURE_SETS[s].engine == e and s not in local]) for e in engines]
+    first = ctx.info.members()[0].kind
+    plan += [(f"{e}, {first} only", table[home], [s for s in local if extraction.FEATURE_SETS[s].engine == e])
+             for e in engines]
+    return [(label, rows, ss) for label, rows, ss in plan if ss]
+
+
 def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: str | None = None,
                   first_corpus_only: bool = False):
     """Feature sets (from the cache notebook 02 filled) and the metadata rows aligned with them.

@@ -111,14 +111,17 @@ def test_union_check_samples_cost_what_ravdess_costs():
     assert (export.check_rows(meta, 1000) == np.arange(500)).all()
 
 
-def test_within_a_corpus_corpus_normalisation_is_not_run_twice():
+def test_corpus_normalisation_runs_only_with_a_corpus_held_out():
     meta = pd.DataFrame({"corpus": ["ravdess"] * 2 + ["cremad"] * 2})
     runs = [("emotion", "ridge", "whisper_base", n) for n in ("none", "corpus")]
     out = steps.with_protocols(runs, meta)
-    extra = [r for r in out if len(r) == 5]
-    assert ("emotion", "ridge", "whisper_base", "corpus", "loco:cremad") in extra
-    assert not [r for r in extra if r[4].startswith("within:") and r[3] == "corpus"]
-    assert ("emotion", "ridge", "whisper_base", "none", "within:cremad") in extra
+    assert ("emotion", "ridge", "whisper_base", "corpus", "loco:cremad") in out
+    assert ("emotion", "ridge", "whisper_base", "corpus") not in out  # pooled: left out
+    assert not [r for r in out if len(r) == 5 and r[4].startswith("within:") and r[3] == "corpus"]
+    assert ("emotion", "ridge", "whisper_base", "none") in out
+    assert ("emotion", "ridge", "whisper_base", "none", "within:cremad") in out
+    one = pd.DataFrame({"corpus": ["ravdess"] * 4})
+    assert steps.with_protocols(runs, one) == runs  # one corpus: nothing added, nothing left out
 
 
 def test_union_grid_keeps_what_the_budget_allows():
@@ -126,6 +129,10 @@ def test_union_grid_keeps_what_the_budget_allows():
             ("gender_emotion", "ridge", "whisper_base", "none"), ("emotion", "ridge", "whisper_base+functionals", "none")]
     keep, dropped = steps.union_grid(runs, ["emotion"], ["ridge"], ["whisper_base"])
     assert keep == runs[:1] and dropped == runs[1:]
+    gender = ("gender", "ridge", "whisper_base_upper", "none")
+    keep, dropped = steps.union_grid(runs + [gender], ["emotion", "gender"], ["ridge"],
+                                     {"emotion": ["whisper_base+functionals"], "gender": ["whisper_base_upper"]})
+    assert keep == [runs[3], gender] and runs[0] in dropped  # sets per task
 
 
 def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():

@@ -270,10 +270,14 @@ def home_rows(ctx: Context, meta) -> np.ndarray:
     return np.ones(len(meta), bool) if corpus is None else corpus == ctx.info.members()[0].kind
 
 
-def union_grid(runs: list[tuple], tasks: list[str], models: list[str], sets: list[str]
+def union_grid(runs: list[tuple], tasks: list[str], models: list[str], sets: list[str] | dict[str, list[str]]
                ) -> tuple[list[tuple], list[tuple]]:
-    """The ``(task, model, features, normalisation)`` runs a union can afford, and those left out."""
-    keep = [r for r in runs if r[0] in tasks and r[1] in models and r[2] in sets]
+    """The ``(task, model, features, normalisation)`` runs a union can afford, and those left out.
+    ``sets``: the feature sets of every task, or per task (``{task: sets}``)."""
+    def allowed(task: str) -> list[str]:
+        return sets.get(task, []) if isinstance(sets, dict) else sets
+
+    keep = [r for r in runs if r[0] in tasks and r[1] in models and r[2] in allowed(r[0])]
     return keep, [r for r in runs if r not in keep]
 
 
@@ -281,13 +285,17 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
                    sets: list[str] | None = None) -> list[tuple]:
     """``runs`` plus, when the dataset holds several corpora, each speaker-fold run of ``tasks``
     (and of the feature ``sets``, default all) under every other protocol: each corpus alone and
-    each corpus held out."""
+    each corpus held out. Corpus-wise z-scoring (``corpus``: what a batch of clips of an unseen
+    corpus allows) runs only with a corpus held out: within one corpus it is the plain
+    standardisation every model does, and pooled it answers no question the union's budget is for."""
 
-    base = [r for r in runs if (len(r) == 4 or r[4] == ev.SPEAKER_INDEPENDENT) and r[0] in tasks
-            and (sets is None or r[2] in sets)]
-    # within one corpus, z-scoring by corpus is the plain standardisation every model does: not run twice
-    return list(runs) + [r[:4] + (p,) for r in base for p in ev.protocols(corpus_column(meta))
-                         if p != ev.SPEAKER_INDEPENDENT and not (p.startswith(ev.WITHIN + ":") and r[3] == "corpus")]
+    protocols = ev.protocols(corpus_column(meta))
+    several = len(protocols) > 1
+    pooled = [r for r in runs if len(r) == 4 or r[4] == ev.SPEAKER_INDEPENDENT]
+    base = [r for r in pooled if r[0] in tasks and (sets is None or r[2] in sets)]
+    kept = [r for r in runs if not (several and r[3] == "corpus" and r in pooled)]
+    return kept + [r[:4] + (p,) for r in base for p in protocols
+                   if p != ev.SPEAKER_INDEPENDENT and (r[3] != "corpus" or p.startswith(ev.LOCO + ":"))]
 
 
 def record_cross_corpus(ctx: Context, scored, target: str, notebook: str) -> None:

@@ -52,3 +52,15 @@ def test_table_takes_the_worst_case():
     assert t.loc["a", "ua_robust"] == 0.5 and t.loc["a", "worst"] == "x"
     assert t.loc["b", "ua_robust"] == 0.6 and np.isclose(t.loc["b", "drop_worst"], 0.1)
     assert robustness.table(pd.DataFrame(rows), worst="mean").set_index("model").loc["a", "ua_robust"] == 0.6
+
+
+def test_suite_budget_caps_a_union_only():
+    """The suite's cap binds only above it: RAVDESS's 1,200 training clips are never capped, a
+    union's are, and a cap never raises a smaller budget."""
+    full = profiles.get("full")
+    suite = full.training.capped(full.robust_max_train)
+    assert suite.max_train == full.robust_max_train < full.training.max_train
+    assert full.robust_max_train > 1200
+    assert full.training.capped(None) is full.training
+    assert full.training.capped(10 ** 6).max_train == full.training.max_train
+    assert profiles.get("quick").training.capped(300).max_train == 300

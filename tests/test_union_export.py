@@ -133,6 +133,10 @@ def test_union_grid_keeps_what_the_budget_allows():
     keep, dropped = steps.union_grid(runs + [gender], ["emotion", "gender"], ["ridge"],
                                      {"emotion": ["whisper_base+functionals"], "gender": ["whisper_base_upper"]})
     assert keep == [runs[3], gender] and runs[0] in dropped  # sets per task
+    # what the narrowed grid still needs, in the order asked for
+    assert steps.present(["gender_emotion", "gender", "emotion"], keep, 0) == ["gender", "emotion"]
+    assert steps.present(["whisper_base", "whisper_base_upper", "whisper_base+functionals"], keep, 2) == \
+        ["whisper_base_upper", "whisper_base+functionals"]
 
 
 def test_same_speaker_policy_says_which_corpus_its_curve_ran_on():

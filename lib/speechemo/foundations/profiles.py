@@ -4,7 +4,7 @@ ridge models, deep-model settings, robustness-suite sizes, encoder chunking -- a
 the profile it used beside ``summary.csv`` (``steps.start``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,12 @@ class Budget:
     inner_folds: int
     logreg_grid: tuple[float, ...] = (0.01, 0.1, 1.0)
     max_train: int | None = None   # training rows per fit, as clips per speaker (evaluation.cap_per_speaker)
+
+    def capped(self, rows: int | None) -> "Budget":
+        """This budget with at most ``rows`` training clips per fit (None: unchanged)."""
+        if rows is None:
+            return self
+        return replace(self, max_train=rows if self.max_train is None else min(rows, self.max_train))
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Profile:
     resnet: TrainConfig             # notebook 05
     robustness_clips: int | None    # perturbed test clips in all (None: 4 per actor), notebook 07
     robust_candidates: int          # deployment candidates per task scored under perturbation
+    robust_max_train: int | None = None  # training clips per fit of the robustness suite (see below)
     encoder_chunk: int = 256        # clips per encoder pass between two cache writes (Dask: at most 32); the
                                     # batch a clip is padded in moves its embedding by ~1e-6 relative
 
@@ -56,6 +63,10 @@ class Profile:
 # CREMA-D (6,200 training clips, whisper_base, emotion) this machine measured UA 71.4 / 75.3 / 77.2 /
 # 77.2 % with 1,600 / 3,000 / 4,500 / all rows, at 2 / 6 / 16 / 34 s per fit. A deployed head's
 # final fit (one per head) uses every clip.
+# robust_max_train: the robustness suite (07) ranks candidates and their two recipes (clean,
+# augmented) against each other, 12 fits per candidate; it trains on at most 2,000 clips per fit,
+# which RAVDESS (1,200) never reaches. One ridge fit on RAVDESS + CREMA-D (whisper_base, emotion)
+# took 1.5 / 3.9 / 8.6 s with 1,500 / 3,000 / 4,500 rows on this machine.
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
@@ -70,7 +81,7 @@ PROFILES: dict[str, Profile] = {
         lstm=TrainConfig(epochs=100, units=64, patience=8, input_noise=0.3, bidirectional=True),
         resnet=TrainConfig(epochs=25, width=16, patience=6, batch_size=32,
                            augment=("specaugment", "shift", "noise", "mixup")),
-        robustness_clips=576, robust_candidates=3, encoder_chunk=256),
+        robustness_clips=576, robust_candidates=3, robust_max_train=2000, encoder_chunk=256),
 }
 
 

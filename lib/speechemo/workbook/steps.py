@@ -144,6 +144,11 @@ def extraction_plan(ctx: Context, table, sets: list[str], everywhere: list[str])
     return [(label, rows, ss) for label, rows, ss in plan if ss]
 
 
+def metadata_table(ctx: Context):
+    """The dataset's metadata (notebook 00's ``metadata.csv``), one row per clip, before features."""
+    return metadata.load_table(ctx.lay.metadata_csv)
+
+
 def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: str | None = None,
                   first_corpus_only: bool = False):
     """Feature sets (from the cache notebook 02 filled) and the metadata rows aligned with them.
@@ -153,7 +158,7 @@ def load_features(ctx: Context, sets: list[str], n_jobs: int = 2, whisper_dir: s
     union, e.g. the deep models, whose budget does not stretch to 6 times the clips).
     """
 
-    table = metadata.load_table(ctx.lay.metadata_csv)
+    table = metadata_table(ctx)
     if first_corpus_only and "corpus" in table:
         first = ctx.info.members()[0].kind
         if table["corpus"].nunique() > 1:
@@ -279,6 +284,12 @@ def union_grid(runs: list[tuple], tasks: list[str], models: list[str], sets: lis
 
     keep = [r for r in runs if r[0] in tasks and r[1] in models and r[2] in allowed(r[0])]
     return keep, [r for r in runs if r not in keep]
+
+
+def present(values: list, runs: list[tuple], position: int) -> list:
+    """The ``values`` that some run has at ``position`` (0 task, 1 model, 2 features), in order:
+    what a grid narrowed by ``union_grid`` still needs (e.g. which feature sets to load)."""
+    return [v for v in values if any(r[position] == v for r in runs)]
 
 
 def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gender"),

@@ -3,9 +3,12 @@ the other corpora only, scored on every clip of the held one over the shared cla
 augmentation rows of the training speakers only."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from speechemo.deployment import unseen_corpus
+from speechemo.models import calibration
 from speechemo.foundations import profiles
 
 
@@ -46,3 +49,21 @@ def test_augmentation_rows_of_the_training_speakers_only():
     assert unseen_corpus.held_out_scores("ridge", X, y, actors, None, budget) == {}  # one corpus: nothing held out
     t = unseen_corpus.table({"gender": out})
     assert list(t.columns[:2]) == ["head", "held_out"] and len(t) == 2
+
+
+def test_trained_on_every_clip_of_the_other_corpora_as_the_deployed_head(monkeypatch):
+    """The cross-validation cap (``max_train``) is not applied: the shipped head's final fit uses every
+    clip, so the figure reported for it must too."""
+    X, y, actors, corpus = _two_corpora()
+    seen = []
+    real = calibration.fit_head
+
+    def spy(name, Xtr, ytr, *args, **kwargs):
+        seen.append(len(ytr))
+        return real(name, Xtr, ytr, *args, **kwargs)
+
+    monkeypatch.setattr(calibration, "fit_head", spy)
+    budget = replace(profiles.get("quick").training, max_train=8)
+    unseen_corpus.held_out_scores("ridge", X, y, actors, corpus, budget)
+    # held a: all 40 clips of b; held b: all 60 of a's x and y (a's z is not shared) -- not 8
+    assert sorted(seen[:2]) == [(corpus == "b").sum(), ((corpus == "a") & (y != "z")).sum()] == [40, 60]

@@ -64,7 +64,7 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
         recalls = ", ".join(f"{k[len('recall_'):]} {percent(v)}" for k, v in u.items() if k.startswith("recall_"))
         lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "
-                     f"on the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
+                     f"on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
                      f"UA {percent(u['ua'])}; recall by class: {recalls}")
     nested = e.get("nested")
     if nested:

@@ -113,3 +113,26 @@ def test_the_card_names_the_view_a_head_was_fitted_on():
     text = card.model_card({"dataset": "ravdess", "synthetic": False, "heads": {"emotion": head}}, {}, 10, 4)
     assert "model `ridge` on `whisper_base_mean` (served on `whisper_base`" in text
     assert "best clean UA of the workbook" not in text   # the deployed head is the best one
+
+
+def test_a_folds_own_clips_never_enter_the_unseen_corpus_ua_of_its_choice():
+    """The robustness suite's per-clip unseen-corpus predictions: on each outer fold the choice reads
+    them without that fold's speakers. With every clip, whisper_base holds up better on the unseen
+    corpus (UA 0.50 against 0.42) only thanks to fold 3's clips; without them functionals does (0.40
+    against 0.50), so fold 3's choice must be functionals."""
+    ua = {"whisper_base": [0.7] * 6, "functionals": [0.7] * 6}
+    summary, folds, per_fold = _tables(ua, {f: [0.9] * 6 for f in ua})
+    right = {"whisper_base": {(k, c) for k in (1, 2, 3) for c in "xy"},
+             "functionals": {(k, c) for k in (4, 5) for c in "xy"} | {(6, "x")}}
+    unseen = pd.DataFrame([{"task": "emotion", "model": "ridge", "features": f, "normalisation": "none",
+                            "training": "clean", "held_out": "cremad", "file": f"{k}{c}", "true": c,
+                            "pred": c if (k, c) in right[f] else ("y" if c == "x" else "x")}
+                           for f in ua for k in FOLDS for c in "xy"])
+    fold_of_file = {f"{k}{c}": k for k in FOLDS for c in "xy"}
+    from speechemo.deployment import export, robustness
+    everything, _ = export.choose(summary, "emotion", "ravdess", robustness=robustness.table(per_fold, unseen=unseen))
+    assert everything.features == "whisper_base" and np.isclose(everything.ua_loco, 0.5)
+    nested = selection.nested_heads(_plan(summary, "whisper_base"), summary, folds, per_fold, "ravdess",
+                                    fold_of_file=fold_of_file, unseen=unseen).set_index("fold")
+    assert nested.loc[3, "chosen"] == "ridge / functionals (clean)"
+    assert nested.loc[1, "chosen"] == "ridge / functionals (clean)"  # fold 1 out: 0.40 against 0.50 as well

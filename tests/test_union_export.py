@@ -43,6 +43,36 @@ def test_choice_by_the_worse_of_unseen_corpus_and_perturbation():
     assert chosen.features == "whisper_base" and chosen.ua_select == 0.36  # min(0.60, 0.36) > min(0.30, 0.45)
 
 
+def test_each_training_recipe_is_judged_by_its_own_unseen_corpus_ua():
+    """The summary's leave-one-corpus-out rows (notebook 06) are the clean recipe's; an augmented
+    recipe that does worse on the unseen corpus must not be credited with them. Before the suite
+    scored each recipe, the augmented whisper_base (robust 0.80, own unseen 0.40) was deployed on
+    the clean recipe's 0.60."""
+    s = _summary()
+    s = s.assign(ua=s.ua.where(s.protocol == "speaker_independent", s.features.map({"whisper_base": 0.60,
+                                                                                   "functionals": 0.50})))
+    rows = [("whisper_base", "clean", 0.55, 0.60), ("whisper_base", "augmented", 0.80, 0.40),
+            ("functionals", "clean", 0.70, 0.50), ("functionals", "augmented", 0.75, 0.55)]
+    rob = pd.DataFrame([{"task": "emotion", "model": "logreg", "features": f, "normalisation": "none", "training": t,
+                         "ua_robust": r, "loco_cremad": u, "loco_ravdess": u + 0.1, "ua_loco": u} for f, t, r, u in rows])
+    chosen, _ = export.choose(s, "emotion", "ravdess+cremad", robustness=rob)
+    # own figures: whisper_base clean min(0.55, 0.60) ties functionals augmented min(0.75, 0.55); better pooled UA wins
+    assert (chosen.features, chosen.training, chosen.ua_select) == ("whisper_base", "clean", 0.55)
+    assert chosen.unseen_from == "robustness suite" and chosen.loco_cremad == 0.60
+    # without the suite's own figures, every recipe is judged by the summary's (clean) rows, as before
+    old, _ = export.choose(s, "emotion", "ravdess+cremad", robustness=rob.drop(columns=["loco_cremad", "loco_ravdess",
+                                                                                    "ua_loco"]))
+    assert (old.features, old.training, old.unseen_from) == ("whisper_base", "augmented", "summary")
+    entry = export.head_entry("emotion", "emotion", chosen, chosen, _head(), {}, "ravdess+cremad", {})
+    assert entry["unseen_corpus"] == {"cremad": 0.60, "ravdess": 0.70} and entry["unseen_corpus_from"] == "robustness suite"
+    assert "robustness suite with this head's own recipe" in card.unseen_source(entry)
+
+
+def _head():
+    from speechemo.models.calibration import LinearHead
+    return LinearHead(["x", "y"], np.zeros((2, 1)), np.zeros(2), 1.0)
+
+
 def test_candidates_include_the_head_that_holds_up_on_an_unseen_corpus():
     """The robustness suite scores the best ``n`` heads per task; with several corpora they are
     ranked by the worse of pooled and unseen-corpus UA, so a head that is best pooled but fails on

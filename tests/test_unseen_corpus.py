@@ -67,3 +67,44 @@ def test_trained_on_every_clip_of_the_other_corpora_as_the_deployed_head(monkeyp
     unseen_corpus.held_out_scores("ridge", X, y, actors, corpus, budget)
     # held a: all 40 clips of b; held b: all 60 of a's x and y (a's z is not shared) -- not 8
     assert sorted(seen[:2]) == [(corpus == "b").sum(), ((corpus == "a") & (y != "z")).sum()] == [40, 60]
+
+
+def test_the_suite_scores_each_recipe_on_the_unseen_corpus_with_its_own_training():
+    """``robustness.unseen_corpus_predictions``: each candidate fitted clean and with its augmentation
+    rows on the other corpus (at most ``max_train`` clips), every clip of the held one predicted. The
+    copies of a's clips here carry b's mapping, so only the augmented recipe gets anything of b right
+    -- the clean recipe's figure (what notebook 06 reports) says nothing about the augmented one."""
+    import pandas as pd
+    from speechemo.deployment import robustness
+
+    X, y, actors, corpus = _two_corpora()
+    names = {"x": "happy", "y": "sad", "z": "angry"}
+    files = [f"{c}/{i}.wav" for i, c in enumerate(corpus)]
+    meta = pd.DataFrame({"actor": actors, "emotion": [names[v] for v in y], "gender": "female"}, index=files)
+    tables = {"whisper_base": pd.DataFrame(X, index=files)}
+    a = corpus == "a"
+    copies = pd.DataFrame(X[a] * np.array([-1.0, 1.0, 1.0]), index=[f"copy/{f}" for f in np.array(files)[a]])
+    atable = pd.DataFrame({"file": copies.index, "source": np.array(files)[a]})
+    cands = pd.DataFrame([{"task": "emotion", "model": "ridge", "features": "whisper_base", "normalisation": "none"}])
+    budget = replace(profiles.get("quick").training, max_train=1000)
+    pred = robustness.unseen_corpus_predictions(cands, tables, meta, corpus, budget, 1, False,
+                                                augment=({"whisper_base": copies}, atable))
+    assert set(pred.training) == {"clean", "augmented"}
+    per = pred.groupby(["training", "held_out"]).file.nunique()
+    assert per["clean", "b"] == per["augmented", "b"] == (~a).sum()  # every clip of b, once per recipe
+    assert per["clean", "a"] == (a & (y != "z")).sum()
+    t = robustness.unseen_corpus_table(pred).set_index("training")
+    assert t.loc["clean", "loco_b"] == 0.0 and t.loc["augmented", "loco_b"] > 0.4
+    assert t.loc["clean", "ua_loco"] == min(t.loc["clean", "loco_a"], t.loc["clean", "loco_b"])
+    assert robustness.unseen_corpus_predictions(cands, tables, meta, None, budget, 1, False).empty
+
+
+def test_the_suite_caps_its_unseen_corpus_fits_as_every_suite_fit(monkeypatch):
+    X, y, actors, corpus = _two_corpora()
+    seen = []
+    real = calibration.fit_head
+    monkeypatch.setattr(calibration, "fit_head", lambda name, Xtr, ytr, *a, **k: seen.append(len(ytr)) or
+                        real(name, Xtr, ytr, *a, **k))
+    budget = profiles.get("quick").training
+    pred = unseen_corpus.held_out_predictions("ridge", X, y, actors, corpus, budget, max_train=20)
+    assert max(seen) <= 20 and set(pred.held_out) == {"a", "b"}

@@ -36,6 +36,17 @@ def one_gender_folds() -> str:
     return "; ".join(parts)
 
 
+def unseen_source(e: dict) -> str:
+    """Where a head's unseen-corpus UA comes from: its own recipe in 07's robustness suite, or the
+    summary's rows (notebook 06), which are the recipe without augmentation."""
+    if e.get("unseen_corpus_from") == "robustness suite":
+        return ("; measured by 07's robustness suite with this head's own recipe"
+                + (", augmentation included" if e.get("training") == "augmented" else "")
+                + ", each fit on at most the suite's clip budget")
+    return ("; measured in notebook 06 with the same head trained without augmentation"
+            if e.get("training") == "augmented" else "; measured in notebook 06")
+
+
 def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
     fitted = e.get("fitted_on") or "+".join(e["features"])  # a view is served on its base set
@@ -59,8 +70,7 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     if e.get("unseen_corpus"):
         lines.append("* **on a corpus it never saw** (leave-one-corpus-out: trained on the other corpora, scored on "
                      "the classes both share): " + ", ".join(f"{c} UA {percent(v)}" for c, v in e["unseen_corpus"].items())
-                     + ("; measured in notebook 06 with the same head trained without augmentation"
-                        if e.get("training") == "augmented" else ""))
+                     + unseen_source(e))
     for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
         recalls = ", ".join(f"{k[len('recall_'):]} {percent(v)}" for k, v in u.items() if k.startswith("recall_"))
         lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "

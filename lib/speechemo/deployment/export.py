@@ -96,17 +96,23 @@ def choose(summary: pd.DataFrame, task: str, dataset: str, normalisation: str = 
     """(deployed row, best row overall) for ``task``. The deployed row has the best ``ua_select``:
     the worst of its leave-one-corpus-out UA (several corpora) and its worst-case UA under
     perturbation (when ``robustness`` scored it: columns task, model, features, normalisation,
-    ua_robust); with neither, the best clean UA."""
+    ua_robust); with neither, the best clean UA. The unseen-corpus UA is the recipe's own when
+    ``robustness`` has it (``ua_loco``, ``loco_<corpus>``: each training recipe fitted on the other
+    corpora, ``unseen_from`` = "robustness suite"), else the clean configuration's rows of the
+    summary (notebooks 03/06, ``unseen_from`` = "summary")."""
     best_any = ev.best(summary[summary.normalisation == normalisation], task, dataset)
     cands = deployable(summary, dataset, normalisation)
     cands = cands[cands.task == task]
     if robustness is not None and len(robustness):
         extra = ["training"] if "training" in robustness else []
-        scored = cands.merge(robustness[KEY + extra + ["ua_robust"]], on=KEY)
-        cands = scored if len(scored) else cands
-    loco = unseen_corpus(summary, dataset)
-    if len(loco):
-        cands = cands.merge(loco, on=KEY, how="left")
+        own = [c for c in robustness if c == "ua_loco" or c.startswith("loco_")]
+        scored = cands.merge(robustness[KEY + extra + ["ua_robust"] + own], on=KEY)
+        if len(scored):
+            cands = scored.assign(unseen_from="robustness suite") if own else scored
+    if "ua_loco" not in cands:
+        loco = unseen_corpus(summary, dataset)
+        if len(loco):
+            cands = cands.merge(loco, on=KEY, how="left").assign(unseen_from="summary")
     worst = [c for c in ("ua_robust", "ua_loco") if c in cands and cands[c].notna().any()]
     if not worst:
         return ev.best(cands, task, dataset), best_any
@@ -183,6 +189,7 @@ def head_entry(name: str, task: str, row: pd.Series, best_any: pd.Series, head: 
             "normalisation": row.normalisation, "temperature": head.temperature, "dataset": dataset,
             "speaker_independent": {k: float(row[k]) for k in ("ua", "ua_std", "wa", "wa_std", "macro_f1")},
             "unseen_corpus": _floats(row, "loco_"),
+            **({"unseen_corpus_from": row["unseen_from"]} if isinstance(row.get("unseen_from"), str) else {}),
             "selected_by": row.get("select_by") if isinstance(row.get("select_by"), str) else "clean UA",
             "calibration": calibration,
             "best_overall": {"model": best_any.model, "features": best_any.features,

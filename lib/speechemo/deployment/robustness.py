@@ -4,6 +4,10 @@ Perturbed copies are written once as 16 kHz FLAC under ``data/perturbed/<perturb
 (atomically), then go through the same front end, feature registry, cache and executor as any
 clip -- so the app's path and the suite's are the same. Each candidate is fitted per fold on the
 clean clips of the training actors and scored on the perturbed clips of the test actors.
+
+With several corpora the suite also scores each candidate *and training recipe* (clean, augmented)
+on a corpus it never saw (``unseen_corpus_predictions``): the augmented recipe is then judged by its
+own leave-one-corpus-out UA, not by the clean configuration's rows of notebook 06.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.executor import Executor
 from speechemo.deployment.export import KEY, SINGLE_TASKS, deployable, feature_matrix, model_params, unseen_corpus
+from speechemo.deployment.unseen_corpus import held_out_predictions
 from speechemo.foundations.files import atomic_path
 from speechemo.data.metadata import file_md5
 
@@ -168,9 +173,51 @@ def perturbed_scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], p
     return pd.DataFrame(rows)
 
 
-def table(per_fold: pd.DataFrame, worst: str = "min") -> pd.DataFrame:
+def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], meta: pd.DataFrame,
+                              corpus: np.ndarray | None, budget, n_jobs: int = 2, progress: bool = True,
+                              augment: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None = None,
+                              seed: int = 0) -> pd.DataFrame:
+    """Per candidate, training recipe (clean; augmented with ``augment``) and clip of each held-out
+    corpus: ``file``, ``true`` and ``pred`` of the candidate fitted on the other corpora (at most
+    ``budget.max_train`` clips, as every fit of the suite; the augmentation copies of those corpora's
+    speakers added). Per clip, so that the nested choice can leave a fold's speakers out. Empty with
+    one corpus."""
+    from tqdm import tqdm
+
+    frames = []
+    if corpus is None or len(set(np.asarray(corpus).tolist())) < 2:
+        return pd.DataFrame(columns=KEY + ["training", "held_out", "file", "true", "pred"])
+    actors, files = meta["actor"].to_numpy(), meta.index.to_numpy()
+    for cand in tqdm(list(candidates.itertuples()), desc="unseen corpus", disable=not progress):
+        X, widths, _ = feature_matrix(clean, cand.features)
+        y = ev.labels_for(meta, cand.task)
+        extra = training_rows(augment, cand.features, meta, cand.task)
+        for training, rows in (("clean", None), ("augmented", extra)) if extra is not None else (("clean", None),):
+            pred = held_out_predictions(cand.model, X, y, actors, corpus, budget, model_params(cand.model, widths),
+                                        rows, n_jobs, budget.max_train, seed)
+            frames.append(pred.assign(task=cand.task, model=cand.model, features=cand.features,
+                                      normalisation=cand.normalisation, training=training,
+                                      file=files[pred.row.to_numpy(int)]).drop(columns="row"))
+    return pd.concat(frames, ignore_index=True)[KEY + ["training", "held_out", "file", "true", "pred"]]
+
+
+def unseen_corpus_table(pred: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate and recipe of ``unseen_corpus_predictions``: UA on each held-out corpus
+    (``loco_<corpus>``) and ``ua_loco``, the worst of them."""
+    key = KEY + ["training"]
+    if pred is None or pred.empty:
+        return pd.DataFrame(columns=key + ["ua_loco"])
+    ua = pred.groupby(key + ["held_out"]).apply(
+        lambda g: ev.scores(g.true.to_numpy(), g.pred.to_numpy(), sorted(set(g.true)))["ua"], include_groups=False)
+    wide = ua.unstack("held_out")
+    wide.columns = [f"loco_{c}" for c in wide.columns]
+    return wide.assign(ua_loco=wide.min(axis=1)).reset_index()
+
+
+def table(per_fold: pd.DataFrame, worst: str = "min", unseen: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean UA over folds per candidate and perturbation, the drop from clean, and ``ua_robust``
-    (the worst case over perturbations, or their mean with ``worst="mean"``)."""
+    (the worst case over perturbations, or their mean with ``worst="mean"``); with ``unseen``
+    (``unseen_corpus_predictions``), each recipe's own UA on an unseen corpus beside them."""
     key = ["task", "model", "features", "normalisation"] + (["training"] if "training" in per_fold else [])
     m = per_fold.groupby(key + ["perturbation"]).ua.mean().unstack("perturbation")
     names = [c for c in m.columns if c != "clean"]
@@ -178,4 +225,7 @@ def table(per_fold: pd.DataFrame, worst: str = "min") -> pd.DataFrame:
     out["ua_robust"] = m[names].min(axis=1) if worst == "min" else m[names].mean(axis=1)
     out["worst"] = m[names].idxmin(axis=1)
     out["drop_worst"] = out["clean"] - m[names].min(axis=1)
-    return out.reset_index()
+    out = out.reset_index()
+    if unseen is not None and len(unseen) and "training" in out:
+        out = out.merge(unseen_corpus_table(unseen), on=key, how="left")
+    return out

@@ -5,7 +5,8 @@ Notebook 07 picks one head per task and a K with rules applied to all six speake
 (``export.choose``, ``probe.same_speaker_policy``). For the deployed bundle that is legitimate --
 every speaker is a training speaker -- but the UA of the winner is then the best of several and
 flatters it. Here the same rules are run once per outer fold *k* on the other five folds only
-(their per-fold UA, their perturbation scores, the unseen-corpus scores of their speakers), and the
+(their per-fold UA, their perturbation scores, the unseen-corpus scores of their speakers -- of
+notebook 06's rows and of each recipe the robustness suite fitted on the other corpora), and the
 configuration they choose is scored on fold *k*: the mean over folds is the nested estimate of
 "choose by this rule, then deploy". The folds' models are those of notebooks 03/06 and of the
 robustness suite; fold *k*'s speakers were among the training speakers of the models scored on
@@ -83,17 +84,22 @@ def loco_predictions(results_dir, summary: pd.DataFrame, dataset: str) -> dict[t
 
 def nested_heads(heads_plan: list[dict], summary: pd.DataFrame, folds: pd.DataFrame, per_fold: pd.DataFrame,
                  dataset: str, predictions: dict[tuple, pd.DataFrame] | None = None,
-                 fold_of_file: dict[str, int] | None = None) -> pd.DataFrame:
+                 fold_of_file: dict[str, int] | None = None, unseen: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per planned head and outer fold: the configuration the deployment rule picks from the
     other folds, whether it is the deployed one, its UA (clean, worst perturbed) on the fold, and
-    the deployed configuration's UA on the same clips (``ua_deployed``)."""
+    the deployed configuration's UA on the same clips (``ua_deployed``). ``unseen``: the suite's
+    per-clip unseen-corpus predictions (``robustness.unseen_corpus_predictions``), of which the
+    clips of the fold's speakers are left out of each choice."""
     rows = []
     fold_ids = sorted(folds[folds.dataset == dataset].fold.unique())
     for k in fold_ids:
         rest = summary_without(summary, folds, k)
         if predictions and fold_of_file:
             rest = loco_without(rest, predictions, fold_of_file, k)
-        rob = robustness_table(per_fold[per_fold.fold != k]) if len(per_fold) else None
+        rest_unseen = None
+        if unseen is not None and len(unseen) and fold_of_file:
+            rest_unseen = unseen[unseen.file.map(fold_of_file).to_numpy() != k]
+        rob = robustness_table(per_fold[per_fold.fold != k], unseen=rest_unseen) if len(per_fold) else None
         for p in heads_plan:
             picked, _ = choose(rest, p["task"], dataset, p["normalisation"], rob)
             same = all(picked[c] == p["row"][c] for c in ("model", "features")) and \

@@ -16,27 +16,46 @@ from speechemo.models import calibration
 from speechemo.protocol import evaluation as ev
 
 
-def held_out_scores(model: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, corpus: np.ndarray | None, budget,
-                    params: dict | None = None, extra: tuple | None = None, n_jobs: int = 2,
-                    seed: int = 0) -> dict[str, dict[str, float]]:
-    """Per held-out corpus: accuracy (``wa``), UA, macro-F1, clips and each class's recall
-    (``recall_<class>``) of the head fitted on every clip of the other corpora in the shared
-    classes, as the deployed head is (``budget.max_train`` is not applied; ``extra``: augmentation
-    rows, those of the training speakers and shared classes added; ``seed`` is unused: no rows are
-    sampled). Empty with one corpus."""
+def held_out_predictions(model: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, corpus: np.ndarray | None,
+                         budget, params: dict | None = None, extra: tuple | None = None, n_jobs: int = 2,
+                         max_train: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Per clip of each held-out corpus, over the classes it shares with the others: its row in ``X``
+    (``row``), ``held_out``, ``true`` and ``pred`` of the head fitted on the other corpora -- on every
+    clip of them (as the deployed head), or on about ``max_train`` (``evaluation.cap_per_speaker``,
+    ``seed``) where a suite ranks many recipes against each other. ``extra``: augmentation rows, of
+    which those of the training speakers in the shared classes are added. Empty with one corpus."""
     corpus = np.zeros(len(y)) if corpus is None else np.asarray(corpus)
-    out = {}
+    frames = []
     for held in pd.unique(corpus) if len(set(corpus.tolist())) > 1 else []:
         shared = sorted(set(y[corpus != held]) & set(y[corpus == held]))
         tr = np.flatnonzero((corpus != held) & np.isin(y, shared))
+        tr = ev.cap_per_speaker(tr, actors, y, max_train, seed)
         te = np.flatnonzero((corpus == held) & np.isin(y, shared))
         aug = None if extra is None else tuple(a[np.isin(extra[1], shared)] for a in extra)
         head = calibration.fit_head(model, X[tr], y[tr], actors[tr], budget, shared, params, n_jobs, extra=aug)
-        pred = np.asarray(head.predict(X[te]))
-        truth = y[te]
-        out[str(held)] = {**ev.scores(truth, pred, shared), "clips": int(len(te)),
-                          **{f"recall_{c}": float((pred[truth == c] == c).mean()) for c in shared}}
+        frames.append(pd.DataFrame({"row": te, "held_out": str(held), "true": y[te],
+                                    "pred": np.asarray(head.predict(X[te]))}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "held_out", "true", "pred"])
+
+
+def scores_by_corpus(pred: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per held-out corpus of ``held_out_predictions``: accuracy (``wa``), UA, macro-F1, clips and each
+    class's recall (``recall_<class>``), over the classes of that corpus's rows."""
+    out = {}
+    for held, g in pred.groupby("held_out", sort=False):
+        truth, guess = g.true.to_numpy(), g.pred.to_numpy()
+        shared = sorted(set(truth))
+        out[str(held)] = {**ev.scores(truth, guess, shared), "clips": int(len(g)),
+                          **{f"recall_{c}": float((guess[truth == c] == c).mean()) for c in shared}}
     return out
+
+
+def held_out_scores(model: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, corpus: np.ndarray | None, budget,
+                    params: dict | None = None, extra: tuple | None = None, n_jobs: int = 2) -> dict[str, dict[str, float]]:
+    """Per held-out corpus: ``scores_by_corpus`` of the head fitted on every clip of the other corpora
+    in the shared classes, as the deployed head is (``budget.max_train`` is not applied; ``extra``:
+    augmentation rows, those of the training speakers and shared classes added). Empty with one corpus."""
+    return scores_by_corpus(held_out_predictions(model, X, y, actors, corpus, budget, params, extra, n_jobs))
 
 
 def table(scores: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:

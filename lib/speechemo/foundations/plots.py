@@ -149,16 +149,18 @@ def reliability(table: pd.DataFrame, title: str, ax=None, label: str = "", color
 
 
 def robustness(table: pd.DataFrame, title: str, ax=None) -> plt.Axes:
-    """UA (%) per candidate (rows) and perturbation (columns, clean first), annotated."""
+    """UA (%) per candidate (rows) and perturbation (columns, clean first), annotated; a column
+    ``loco_<corpus>`` (UA on that corpus, never seen) is labelled ``unseen <corpus>``."""
     cols = [c for c in table.columns if c not in ("task", "model", "features", "normalisation", "ua_robust",
-                                                  "worst", "drop_worst", "dataset", "training")]
+                                                  "worst", "drop_worst", "dataset", "training", "ua_loco")]
     M = table[cols].to_numpy(float) * 100
     ax = ax or plt.gca()
     ax.imshow(M, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
     ax.grid(False)
     for (i, j), v in np.ndenumerate(M):
         ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", fontsize=8)
+    ax.set_xticks(range(len(cols)), [f"unseen {c[5:]}" if c.startswith("loco_") else c for c in cols],
+                  rotation=35, ha="right", fontsize=8)
     names = table.task + ": " + table.model + " / " + table.features
     if "training" in table:
         names = names + " (" + table.training + ")"

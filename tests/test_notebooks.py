@@ -28,3 +28,17 @@ def test_every_parameter_is_parsed_by_papermill():
         assert names == set(pm.inspect_notebook(str(nb))), nb.name
         for common in ("profile", "data_dir", "outputs_dir"):
             assert common in names, (nb.name, common)
+
+
+def _sources(path: Path) -> list[str]:
+    """The cells' sources, without the parameters cell papermill injects into an executed copy."""
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+def test_the_references_nbval_runs_are_the_notebooks_as_committed():
+    """nbval executes the cells of ``tests/notebook_refs``, not of ``notebooks/``: a notebook changed
+    without ``make test-refs`` would be tested on its old code (03 and 07 once were)."""
+    for nb in notebooks(ROOT):
+        ref = ROOT / "tests" / "notebook_refs" / nb.name
+        assert ref.exists() and _sources(ref) == _sources(nb), f"{ref} is stale: run `make test-refs`, review, commit"

@@ -42,7 +42,7 @@ def unseen_source(e: dict) -> str:
     if e.get("unseen_corpus_from") == "robustness suite":
         return ("; measured by 07's robustness suite with this head's own recipe"
                 + (", augmentation included" if e.get("training") == "augmented" else "")
-                + ", each fit on at most the suite's clip budget")
+                + ", fitted on every clip of the other corpora")
     return ("; measured in notebook 06 with the same head trained without augmentation"
             if e.get("training") == "augmented" else "; measured in notebook 06")
 

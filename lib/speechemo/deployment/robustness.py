@@ -175,13 +175,13 @@ def perturbed_scores(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], p
 
 def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.DataFrame], meta: pd.DataFrame,
                               corpus: np.ndarray | None, budget, n_jobs: int = 2, progress: bool = True,
-                              augment: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None = None,
-                              seed: int = 0) -> pd.DataFrame:
+                              augment: tuple[dict[str, pd.DataFrame], pd.DataFrame] | None = None
+                              ) -> pd.DataFrame:
     """Per candidate, training recipe (clean; augmented with ``augment``) and clip of each held-out
-    corpus: ``file``, ``true`` and ``pred`` of the candidate fitted on the other corpora (at most
-    ``budget.max_train`` clips, as every fit of the suite; the augmentation copies of those corpora's
-    speakers added). Per clip, so that the nested choice can leave a fold's speakers out. Empty with
-    one corpus."""
+    corpus: ``file``, ``true`` and ``pred`` of the candidate fitted on every clip of the other
+    corpora, as the deployed head is (not capped like the suite's fold fits: the cap changes which
+    recipe holds up; the augmentation copies of those corpora's speakers added). Per clip, so that
+    the nested choice can leave a fold's speakers out. Empty with one corpus."""
     from tqdm import tqdm
 
     frames = []
@@ -194,7 +194,7 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
         extra = training_rows(augment, cand.features, meta, cand.task)
         for training, rows in (("clean", None), ("augmented", extra)) if extra is not None else (("clean", None),):
             pred = held_out_predictions(cand.model, X, y, actors, corpus, budget, model_params(cand.model, widths),
-                                        rows, n_jobs, budget.max_train, seed)
+                                        rows, n_jobs)
             frames.append(pred.assign(task=cand.task, model=cand.model, features=cand.features,
                                       normalisation=cand.normalisation, training=training,
                                       file=files[pred.row.to_numpy(int)]).drop(columns="row"))

@@ -118,3 +118,25 @@ def test_the_suite_fits_each_recipe_on_every_clip_as_deployed(monkeypatch):
     robustness.unseen_corpus_predictions(cands, {"whisper_base": pd.DataFrame(X, index=files)}, meta, corpus, budget,
                                          1, False)
     assert sorted(seen[:2]) == [40, 60]  # every clip of b (held a), every shared clip of a (held b) -- not 8
+
+
+def test_the_deployed_heads_as_deployed_score_is_the_suites_fit_of_its_recipe():
+    """Notebook 07 reads a deployed single-clip head's as-deployed score from the suite's predictions
+    of its recipe instead of fitting it again: the two must agree, per corpus and class."""
+    import pandas as pd
+    from speechemo.deployment import robustness
+    from speechemo.protocol import evaluation as ev
+
+    X, y, actors, corpus = _two_corpora()
+    files = [f"{c}/{i}.wav" for i, c in enumerate(corpus)]
+    meta = pd.DataFrame({"actor": actors, "emotion": [{"x": "happy", "y": "sad", "z": "angry"}[v] for v in y],
+                         "gender": "female"}, index=files)
+    row = pd.Series({"task": "emotion", "model": "ridge", "features": "whisper_base", "normalisation": "none"})
+    budget = profiles.get("quick").training
+    pred = robustness.unseen_corpus_predictions(pd.DataFrame([row]), {"whisper_base": pd.DataFrame(X, index=files)},
+                                                meta, corpus, budget, 1, False)
+    fitted = unseen_corpus.held_out_scores("ridge", X, ev.labels_for(meta, "emotion"), actors, corpus, budget, n_jobs=1)
+    assert robustness.recipe_unseen_scores(pred, row) == fitted and set(fitted) == {"a", "b"}
+    speaker = row.copy()
+    speaker["normalisation"] = "speaker"  # not a recipe the suite scores: the notebook fits it itself
+    assert robustness.recipe_unseen_scores(pred, speaker) == {}

@@ -22,7 +22,7 @@ from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.executor import Executor
 from speechemo.deployment.export import KEY, SINGLE_TASKS, deployable, feature_matrix, model_params, unseen_corpus
-from speechemo.deployment.unseen_corpus import held_out_predictions
+from speechemo.deployment.unseen_corpus import held_out_predictions, scores_by_corpus
 from speechemo.foundations.files import atomic_path
 from speechemo.data.metadata import file_md5
 
@@ -184,9 +184,9 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
     the nested choice can leave a fold's speakers out. Empty with one corpus."""
     from tqdm import tqdm
 
-    frames = []
     if corpus is None or len(set(np.asarray(corpus).tolist())) < 2:
         return pd.DataFrame(columns=KEY + ["training", "held_out", "file", "true", "pred"])
+    frames = []
     actors, files = meta["actor"].to_numpy(), meta.index.to_numpy()
     for cand in tqdm(list(candidates.itertuples()), desc="unseen corpus", disable=not progress):
         X, widths, _ = feature_matrix(clean, cand.features)
@@ -199,6 +199,19 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
                                       normalisation=cand.normalisation, training=training,
                                       file=files[pred.row.to_numpy(int)]).drop(columns="row"))
     return pd.concat(frames, ignore_index=True)[KEY + ["training", "held_out", "file", "true", "pred"]]
+
+
+def recipe_unseen_scores(pred: pd.DataFrame, row: pd.Series) -> dict[str, dict[str, float]]:
+    """``unseen_corpus.scores_by_corpus`` of the recipe of ``row`` (task, model, features,
+    normalisation, training) in ``unseen_corpus_predictions``: the same fit as the deployed head's
+    as-deployed score, read instead of fitted again. Empty when the suite did not score the recipe."""
+    if pred is None or pred.empty:
+        return {}
+    training = row["training"] if isinstance(row.get("training"), str) else "clean"
+    mask = (pred.training == training).to_numpy()
+    for k in KEY:
+        mask = mask & (pred[k] == row[k]).to_numpy()
+    return scores_by_corpus(pred[mask]) if mask.any() else {}
 
 
 def unseen_corpus_table(pred: pd.DataFrame) -> pd.DataFrame:

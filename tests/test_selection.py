@@ -96,7 +96,18 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
     text = card.model_card(spec, {}, 10, 4)
     assert "the choice itself cross-validated" in text and "scored on all of that fold's clips): UA 66.0 ± 3.0 % against 70.0 % for this head" in text and "on 5 of 6 folds" in text
     assert "worst case under perturbation" not in text
-    assert "UA at that K 75.0 ± 1.0 %" in text and "the Ks chosen: 4, 8" in text
+    assert "UA at that K 75.0 ± 1.0 %" in text and "the Ks chosen: 4, 8 (statistics: mean only, mean only)." in text
+    assert "does best on a corpus it never saw" not in text
+    # several corpora: the card says why the statistic was chosen, and which ones the nested choice took
+    several = {**policy, "statistic": "mean and std", "curve": {**curve, "mean and std": {"0": 0.7, "4": 0.72}},
+               "ua_unseen_corpus": {"mean only": 0.517, "mean and std": 0.574},
+               "nested": selection.nested_k_summary(pd.DataFrame({"fold": [1, 2], "k": [8, 4], "statistic":
+                                                                  ["mean and std", "mean only"], "ua_at_k": [0.74, 0.76],
+                                                                  "ua_single": [0.7, 0.7]}))}
+    text = card.model_card({**spec, "same_speaker": several}, {}, 10, 4)
+    assert ("The statistic (mean and std) is the one whose speaker-normalised emotion head does best on a corpus it "
+            "never saw") in text and "mean only 51.7 %, mean and std 57.4 %" in text
+    assert "the Ks chosen: 8, 4 (statistics: mean and std, mean only)." in text
     assert "cross-validated" not in card.model_card({**spec, "heads": {"emotion": head},
                                                      "same_speaker": {k: v for k, v in policy.items() if k != "nested"}},
                                                     {}, 10, 4)
@@ -136,3 +147,46 @@ def test_a_folds_own_clips_never_enter_the_unseen_corpus_ua_of_its_choice():
                                     fold_of_file=fold_of_file, unseen=unseen).set_index("fold")
     assert nested.loc[3, "chosen"] == "ridge / functionals (clean)"
     assert nested.loc[1, "chosen"] == "ridge / functionals (clean)"  # fold 1 out: 0.40 against 0.50 as well
+
+
+def _two_statistics_curve() -> pd.DataFrame:
+    """Mean only beats one clip from K = 4; mean and std only from K = 8 (every fold alike)."""
+    rows = []
+    for fold in FOLDS:
+        for stat, ks in (("mean only", (("0", 0.60), ("4", 0.62), ("8", 0.63), ("all", 0.64))),
+                         ("mean and std", (("0", 0.60), ("4", 0.58), ("8", 0.66), ("all", 0.70)))):
+            rows += [{"statistics": stat, "k": k, "fold": fold, "repeat": 0, "ua": ua} for k, ua in ks]
+    return pd.DataFrame(rows)
+
+
+def test_the_statistic_that_holds_up_on_an_unseen_corpus_is_deployed_at_its_own_k():
+    from speechemo.analysis.probe import same_speaker_policy
+
+    curve = _two_statistics_curve()
+    alone = same_speaker_policy(curve)
+    assert (alone["statistic"], alone["min_clips"]) == ("mean only", 4) and "chosen_by" not in alone
+    both = same_speaker_policy(curve, {"mean only": 0.52, "mean and std": 0.57})
+    assert (both["statistic"], both["min_clips"]) == ("mean and std", 8)
+    assert both["ua_unseen_corpus"] == {"mean only": 0.52, "mean and std": 0.57}
+    # a statistic that never beats one clip is not deployed however well it holds up elsewhere
+    never = curve[~((curve.statistics == "mean and std") & (curve.k.isin(["8", "all"])))]
+    assert same_speaker_policy(never, {"mean only": 0.52, "mean and std": 0.9})["statistic"] == "mean only"
+
+
+def test_the_statistic_is_chosen_without_the_fold_it_is_scored_on():
+    """The unseen-corpus predictions of a fold's voices never enter that fold's choice: here mean and
+    std is better only on fold 6's clips, so folds 1-5 take it and fold 6 does not."""
+    curve = _two_statistics_curve()
+    rows, fold_of = [], {}
+    for fold in FOLDS:
+        for i, label in enumerate("ab"):
+            f = f"c/{fold}_{i}.wav"
+            fold_of[f] = fold
+            for stat in ("mean only", "mean and std"):
+                wrong = stat == "mean only" and fold == 6
+                rows.append({"head": "emotion_speaker", "statistic": stat, "held_out": "cremad", "file": f,
+                             "true": label, "pred": ("b" if label == "a" else "a") if wrong else label})
+    per_fold = selection.nested_k(curve, pd.DataFrame(rows), fold_of)
+    assert list(per_fold.statistic) == ["mean and std"] * 5 + ["mean only"]
+    assert list(per_fold.k) == [8] * 5 + [4]
+    assert list(selection.nested_k(curve).statistic) == ["mean only"] * 6  # one corpus: the fewest clips

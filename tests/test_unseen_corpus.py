@@ -140,3 +140,36 @@ def test_the_deployed_heads_as_deployed_score_is_the_suites_fit_of_its_recipe():
     speaker = row.copy()
     speaker["normalisation"] = "speaker"  # not a recipe the suite scores: the notebook fits it itself
     assert robustness.recipe_unseen_scores(pred, speaker) == {}
+
+
+def test_speaker_heads_are_scored_on_the_unseen_corpus_with_each_statistic():
+    """``robustness.speaker_unseen_predictions``: each planned speaker head fitted on the other corpus
+    with every voice normalised by its own clips, once per statistic (z-scored; only centred); the
+    deployed statistic's scores are read from them (``head_unseen_scores``), not fitted again."""
+    import pandas as pd
+    from speechemo.analysis.probe import STATISTICS
+    from speechemo.deployment import robustness
+    from speechemo.protocol import evaluation as ev
+
+    X, y, actors, corpus = _two_corpora()
+    X = X * np.where(corpus == "b", 3.0, 1.0)[:, None] + np.where(corpus == "b", 5.0, 0.0)[:, None]  # b louder, offset
+    files = [f"{c}/{i}.wav" for i, c in enumerate(corpus)]
+    meta = pd.DataFrame({"actor": actors, "emotion": [{"x": "happy", "y": "sad", "z": "angry"}[v] for v in y],
+                         "gender": "female"}, index=files)
+    row = pd.Series({"task": "emotion", "model": "ridge", "features": "whisper_base", "normalisation": "speaker"})
+    plan = [{"name": "emotion_speaker", "task": "emotion", "normalisation": "speaker", "row": row},
+            {"name": "emotion", "task": "emotion", "normalisation": "none", "row": row.replace("speaker", "none")}]
+    tables = {"whisper_base": pd.DataFrame(X, index=files)}
+    budget = profiles.get("quick").training
+    pred = robustness.speaker_unseen_predictions(plan, tables, meta, corpus, budget, 1, False)
+    assert set(pred["head"]) == {"emotion_speaker"} and set(pred.statistic) == set(STATISTICS)
+    assert (pred.groupby(["statistic", "held_out"]).file.nunique()["mean only", "b"]) == (corpus == "b").sum()
+    labels = ev.labels_for(meta, "emotion")
+    for stat, scale in STATISTICS.items():
+        direct = unseen_corpus.held_out_scores("ridge", ev.speaker_normalise(X, actors, scale=scale), labels, actors,
+                                               corpus, budget, n_jobs=1)
+        assert robustness.head_unseen_scores(plan[0], pd.DataFrame(), pred, stat) == direct
+    assert robustness.speaker_unseen_predictions(plan, tables, meta, None, budget, 1, False).empty
+    assert robustness.speaker_unseen_predictions(plan[1:], tables, meta, corpus, budget, 1, False).empty
+    worst = unseen_corpus.worst_ua(pred, "statistic")
+    assert set(worst) == set(STATISTICS) and all(0.0 <= v <= 1.0 for v in worst.values())

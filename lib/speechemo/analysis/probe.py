@@ -21,6 +21,9 @@ from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.numeric import zscore
 
+#: the statistics a voice can be calibrated with -> whether its clips are scaled as well as centred
+STATISTICS = {"mean and std": True, "mean only": False}
+
 # fit(X_train, y_train, actors_train) -> predict(X) -> labels
 Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
 
@@ -117,7 +120,7 @@ def speaker_adaptation_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, t
     rng = np.random.default_rng(seed)
     classes = ev.classes_for(task, y)
     Xn = ev.speaker_normalise(X, actors, scale=scale)
-    stats = "mean and std" if scale else "mean only"
+    stats = next(name for name, scaled in STATISTICS.items() if scaled == scale)
     rows = []
     for fold, (tr, te) in enumerate(tqdm(ev.speaker_folds(actors), desc="calibrate-to-a-voice curve",
                                          disable=not progress), 1):
@@ -150,28 +153,33 @@ def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["statistics", "order"]).drop(columns="order").set_index(["statistics", "k"])
 
 
-def same_speaker_policy(curve: pd.DataFrame) -> dict:
+def same_speaker_policy(curve: pd.DataFrame, unseen: dict[str, float] | None = None) -> dict:
     """From a calibrate-to-a-voice curve: for each statistic the smallest K whose UA beats the single-clip
     model (K = 0); the statistic that gets there with the fewest clips (ties: the higher UA at
-    that K) is the one to deploy. ``min_clips`` is None when no K beats a single clip;
-    ``measured_on`` passes on the curve's column of that name (the corpus it ran on)."""
+    that K) is the one to deploy. ``unseen`` (several corpora): each statistic's UA on a corpus the
+    speaker-normalised head never saw; then, among the statistics that beat a single clip, the one
+    with the best such UA is deployed (what holds up elsewhere before fewer clips), at its own
+    smallest K. ``min_clips`` is None when no K beats a single clip; ``measured_on`` passes on the
+    curve's column of that name (the corpus it ran on)."""
     cs = curve_summary(curve)
     ua = cs.ua.unstack(0)
     ua = ua.loc[sorted(ua.index, key=lambda k: float("inf") if k == "all" else int(k))]
     single = float(ua.loc["0"].max())
+    scored = {k: float(v) for k, v in (unseen or {}).items() if v is not None and np.isfinite(v)}
     best = None
     for stat in ua.columns:
         for k, v in ua[stat].items():
             if k in ("0", "all") or not v > single:
                 continue
-            cand = (int(k), -float(v), stat)
+            cand = (-scored.get(stat, 0.0), int(k), -float(v), stat)
             if best is None or cand < best:
                 best = cand
             break
     where = ({"measured_on": str(curve["measured_on"].iloc[0])} if "measured_on" in curve and len(curve) else {})
     if best is None:
         return {"statistic": None, "min_clips": None, "ua_single": single, **where}
-    k, neg_ua, stat = best
-    return {"statistic": stat, "min_clips": k, "ua_single": single, "ua_at_min_clips": -neg_ua,
+    _, k, neg_ua, stat = best
+    chosen = {"chosen_by": "UA on an unseen corpus", "ua_unseen_corpus": scored} if scored else {}
+    return {"statistic": stat, "min_clips": k, "ua_single": single, "ua_at_min_clips": -neg_ua, **chosen,
             "ua_all_clips": float(ua.loc["all", stat]) if "all" in ua.index else None,
             "curve": {s: {kk: float(v) for kk, v in ua[s].items()} for s in ua.columns}, **where}

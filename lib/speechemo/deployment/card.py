@@ -102,6 +102,14 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     return lines + [""]
 
 
+def _statistic_choice(unseen: dict[str, float], chosen: str) -> str:
+    """Why the calibrate-to-a-voice statistic was chosen: each one's unseen-corpus UA."""
+    figures = ", ".join(f"{s} {v * 100:.1f} %" for s, v in unseen.items())
+    return (f"The statistic ({chosen}) is the one whose speaker-normalised emotion head does best on a corpus it "
+            f"never saw (fitted on the other corpora, every voice of the held-out one normalised with its own clips; "
+            f"worst UA over the held-out corpora: {figures}).")
+
+
 def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                robustness: pd.DataFrame | None = None) -> str:
     """The card; a bundle trained on the synthetic corpus says so on its first line."""
@@ -146,10 +154,14 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"K = 0 is the single-clip model. The threshold (K = {ss['min_clips']}, statistic: "
                   f"{ss['statistic']}) is the smallest K of that curve that beats a single clip; gender is "
                   "always the single-clip head (normalising by speaker removes what gender is heard from).", "",
-                  *([f"Cross-validated threshold (nested: K chosen on each fold from the other five folds' curve): "
-                     f"UA at that K {percent(ss['nested']['ua_at_k'], ss['nested']['ua_at_k_std'])} against "
-                     f"{percent(ss['nested']['ua_single'])} from one clip; the Ks chosen: "
-                     f"{', '.join(str(k) for k in ss['nested']['ks'])}.", ""] if ss.get("nested") else [])]
+                  *([_statistic_choice(ss["ua_unseen_corpus"], ss["statistic"]), ""] if ss.get("ua_unseen_corpus") else []),
+                  *([f"Cross-validated threshold (nested: K and statistic chosen on each fold from the other five "
+                     f"folds' results): UA at that K {percent(ss['nested']['ua_at_k'], ss['nested']['ua_at_k_std'])} "
+                     f"against {percent(ss['nested']['ua_single'])} from one clip; the Ks chosen: "
+                     f"{', '.join(str(k) for k in ss['nested']['ks'])}"
+                     + (f" (statistics: {', '.join(map(str, ss['nested']['statistics']))})"
+                        if ss["nested"].get("statistics") else "") + ".", ""]
+                    if ss.get("nested") else [])]
     p = checks.get("parity")
     if p:
         lines += ["## Checks at export", "",

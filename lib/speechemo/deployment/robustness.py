@@ -22,7 +22,7 @@ from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.executor import Executor
 from speechemo.deployment.export import KEY, SINGLE_TASKS, deployable, feature_matrix, model_params, unseen_corpus
-from speechemo.deployment.unseen_corpus import held_out_predictions, scores_by_corpus
+from speechemo.deployment.unseen_corpus import held_out_predictions, scores_by_corpus, ua_table
 from speechemo.foundations.files import atomic_path
 from speechemo.data.metadata import file_md5
 
@@ -201,6 +201,45 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
     return pd.concat(frames, ignore_index=True)[KEY + ["training", "held_out", "file", "true", "pred"]]
 
 
+def speaker_unseen_predictions(heads_plan: list[dict], clean: dict[str, pd.DataFrame], meta: pd.DataFrame,
+                               corpus: np.ndarray | None, budget, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+    """Per speaker-normalised head of ``export.plan``, statistic (``probe.STATISTICS``: every speaker's
+    clips z-scored, or only centred, with that speaker's own clips -- as the app does with the clips
+    of one request) and clip of each held-out corpus: ``head``, ``statistic``, ``held_out``, ``file``,
+    ``true`` and ``pred`` of the head's recipe fitted on every clip of the other corpora. What the
+    statistic is chosen by (``probe.same_speaker_policy(unseen=)``) and the speaker heads' as-deployed
+    score on an unseen corpus. Empty with one corpus or without speaker heads."""
+    from tqdm import tqdm
+
+    from speechemo.analysis.probe import STATISTICS
+
+    out = pd.DataFrame(columns=["head", "statistic", "held_out", "file", "true", "pred"])
+    items = [p for p in heads_plan if p["normalisation"] == "speaker"]
+    if corpus is None or len(set(np.asarray(corpus).tolist())) < 2 or not items:
+        return out
+    actors, files, frames = meta["actor"].to_numpy(), meta.index.to_numpy(), []
+    for item, stat in tqdm([(p, s) for p in items for s in STATISTICS], desc="speaker heads, unseen corpus",
+                           disable=not progress):
+        X, widths, _ = feature_matrix(clean, item["row"].features)
+        X = ev.speaker_normalise(X, actors, scale=STATISTICS[stat])
+        pred = held_out_predictions(item["row"].model, X, ev.labels_for(meta, item["task"]), actors, corpus, budget,
+                                    model_params(item["row"].model, widths), None, n_jobs)
+        frames.append(pred.assign(head=item["name"], statistic=stat, file=files[pred.row.to_numpy(int)]))
+    return pd.concat(frames, ignore_index=True)[list(out.columns)]
+
+
+def head_unseen_scores(item: dict, unseen_pred: pd.DataFrame, speaker_pred: pd.DataFrame,
+                       statistic: str | None) -> dict[str, dict[str, float]]:
+    """A planned head's as-deployed ``scores_by_corpus``, read from the fits already made: a
+    single-clip head's from the suite's (``recipe_unseen_scores``), a speaker head's from
+    ``speaker_unseen_predictions`` with the deployed ``statistic``. Empty when neither scored it."""
+    if item["normalisation"] != "speaker":
+        return recipe_unseen_scores(unseen_pred, item["row"])
+    if speaker_pred is None or speaker_pred.empty:
+        return {}
+    return scores_by_corpus(speaker_pred[(speaker_pred["head"] == item["name"]) & (speaker_pred.statistic == statistic)])
+
+
 def recipe_unseen_scores(pred: pd.DataFrame, row: pd.Series) -> dict[str, dict[str, float]]:
     """``unseen_corpus.scores_by_corpus`` of the recipe of ``row`` (task, model, features,
     normalisation, training) in ``unseen_corpus_predictions``: the same fit as the deployed head's
@@ -217,14 +256,7 @@ def recipe_unseen_scores(pred: pd.DataFrame, row: pd.Series) -> dict[str, dict[s
 def unseen_corpus_table(pred: pd.DataFrame) -> pd.DataFrame:
     """Per candidate and recipe of ``unseen_corpus_predictions``: UA on each held-out corpus
     (``loco_<corpus>``) and ``ua_loco``, the worst of them."""
-    key = KEY + ["training"]
-    if pred is None or pred.empty:
-        return pd.DataFrame(columns=key + ["ua_loco"])
-    ua = pred.groupby(key + ["held_out"]).apply(
-        lambda g: ev.scores(g.true.to_numpy(), g.pred.to_numpy(), sorted(set(g.true)))["ua"], include_groups=False)
-    wide = ua.unstack("held_out")
-    wide.columns = [f"loco_{c}" for c in wide.columns]
-    return wide.assign(ua_loco=wide.min(axis=1)).reset_index()
+    return ua_table(pred, KEY + ["training"])
 
 
 def table(per_fold: pd.DataFrame, worst: str = "min", unseen: pd.DataFrame | None = None) -> pd.DataFrame:

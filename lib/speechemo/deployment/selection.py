@@ -20,6 +20,7 @@ import pandas as pd
 from speechemo.protocol import evaluation as ev
 from speechemo.deployment.export import KEY, choose
 from speechemo.analysis.probe import curve_summary, same_speaker_policy
+from speechemo.deployment.unseen_corpus import worst_ua
 from speechemo.deployment.robustness import table as robustness_table
 
 
@@ -122,12 +123,20 @@ def nested_summary(nested: pd.DataFrame) -> pd.DataFrame:
                          "folds_as_deployed": g.as_deployed.sum().astype(int), "folds": g.size()}).reset_index()
 
 
-def nested_k(curve: pd.DataFrame) -> pd.DataFrame:
-    """The calibrate-to-a-voice threshold chosen per outer fold from the other folds' curve
-    (``probe.same_speaker_policy``), and that fold's UA at it against one clip."""
+def nested_k(curve: pd.DataFrame, speaker_pred: pd.DataFrame | None = None, fold_of: dict | None = None,
+             head: str = "emotion_speaker") -> pd.DataFrame:
+    """The calibrate-to-a-voice threshold (and statistic) chosen per outer fold from the other folds'
+    curve (``probe.same_speaker_policy``), and that fold's UA at it against one clip. With several
+    corpora (``speaker_pred``: ``robustness.speaker_unseen_predictions``, ``fold_of``: file -> fold),
+    each statistic's unseen-corpus UA of ``head`` is read without that fold's clips, as the deployed
+    policy reads it with all of them."""
     rows = []
     for k in sorted(curve.fold.unique()):
-        policy = same_speaker_policy(curve[curve.fold != k])
+        unseen = None
+        if speaker_pred is not None and len(speaker_pred) and fold_of is not None:
+            mine = speaker_pred[(speaker_pred["head"] == head) & (speaker_pred.file.map(fold_of) != k)]
+            unseen = worst_ua(mine, "statistic")
+        policy = same_speaker_policy(curve[curve.fold != k], unseen)
         here = curve_summary(curve[curve.fold == k]).ua
         single = float(here.xs("0", level="k").max())
         chosen = policy.get("min_clips")
@@ -137,10 +146,11 @@ def nested_k(curve: pd.DataFrame) -> pd.DataFrame:
 
 
 def nested_k_summary(per_fold: pd.DataFrame) -> dict:
-    """Mean and std over outer folds of the UA at the K chosen without that fold, and the Ks."""
+    """Mean and std over outer folds of the UA at the K chosen without that fold, the Ks and statistics."""
     return {"ua_at_k": float(per_fold.ua_at_k.mean()), "ua_at_k_std": float(per_fold.ua_at_k.std(ddof=0)),
             "ua_single": float(per_fold.ua_single.mean()),
-            "ks": [None if pd.isna(k) else int(k) for k in per_fold.k]}
+            "ks": [None if pd.isna(k) else int(k) for k in per_fold.k],
+            "statistics": [None if pd.isna(s) else str(s) for s in per_fold.statistic]}
 
 
 def _plain(v):

@@ -51,6 +51,25 @@ def scores_by_corpus(pred: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
+def ua_table(pred: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of ``by`` in per-clip predictions of held-out corpora (``held_out``, ``true``,
+    ``pred``): UA on each held-out corpus (``loco_<corpus>``, over the classes of that corpus's rows)
+    and ``ua_loco``, the worst of them."""
+    if pred is None or pred.empty:
+        return pd.DataFrame(columns=by + ["ua_loco"])
+    ua = pred.groupby(by + ["held_out"]).apply(
+        lambda g: ev.scores(g.true.to_numpy(), g.pred.to_numpy(), sorted(set(g.true)))["ua"], include_groups=False)
+    wide = ua.unstack("held_out")
+    wide.columns = [f"loco_{c}" for c in wide.columns]
+    return wide.assign(ua_loco=wide.min(axis=1)).reset_index()
+
+
+def worst_ua(pred: pd.DataFrame, by: str) -> dict[str, float]:
+    """``ua_loco`` of ``ua_table`` per value of the column ``by`` (e.g. a speaker head's statistic)."""
+    t = ua_table(pred, [by])
+    return {str(k): float(v) for k, v in zip(t[by], t["ua_loco"])}
+
+
 def held_out_scores(model: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, corpus: np.ndarray | None, budget,
                     params: dict | None = None, extra: tuple | None = None, n_jobs: int = 2) -> dict[str, dict[str, float]]:
     """Per held-out corpus: ``scores_by_corpus`` of the head fitted on every clip of the other corpora

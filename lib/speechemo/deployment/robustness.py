@@ -218,13 +218,16 @@ def speaker_unseen_predictions(heads_plan: list[dict], clean: dict[str, pd.DataF
     if corpus is None or len(set(np.asarray(corpus).tolist())) < 2 or not items:
         return out
     actors, files, frames = meta["actor"].to_numpy(), meta.index.to_numpy(), []
-    for item, stat in tqdm([(p, s) for p in items for s in STATISTICS], desc="speaker heads, unseen corpus",
-                           disable=not progress):
+    bar = tqdm(total=len(items) * len(STATISTICS), desc="speaker heads, unseen corpus", disable=not progress)
+    for item in items:  # the head's matrix and labels once, normalised once per statistic
         X, widths, _ = feature_matrix(clean, item["row"].features)
-        X = ev.speaker_normalise(X, actors, scale=STATISTICS[stat])
-        pred = held_out_predictions(item["row"].model, X, ev.labels_for(meta, item["task"]), actors, corpus, budget,
-                                    model_params(item["row"].model, widths), None, n_jobs)
-        frames.append(pred.assign(head=item["name"], statistic=stat, file=files[pred.row.to_numpy(int)]))
+        y, params = ev.labels_for(meta, item["task"]), model_params(item["row"].model, widths)
+        for stat, scale in STATISTICS.items():
+            pred = held_out_predictions(item["row"].model, ev.speaker_normalise(X, actors, scale=scale), y, actors,
+                                        corpus, budget, params, None, n_jobs)
+            frames.append(pred.assign(head=item["name"], statistic=stat, file=files[pred.row.to_numpy(int)]))
+            bar.update()
+    bar.close()
     return pd.concat(frames, ignore_index=True)[list(out.columns)]
 
 

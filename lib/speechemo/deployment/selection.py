@@ -123,6 +123,19 @@ def nested_summary(nested: pd.DataFrame) -> pd.DataFrame:
                          "folds_as_deployed": g.as_deployed.sum().astype(int), "folds": g.size()}).reset_index()
 
 
+def statistic_ua(speaker_pred: pd.DataFrame | None, head: str = "emotion_speaker", fold_of: dict | None = None,
+                 fold: int | None = None) -> dict[str, float] | None:
+    """What the calibrate-to-a-voice statistic is chosen by: the worst unseen-corpus UA of ``head``
+    with each statistic (``robustness.speaker_unseen_predictions``), without the clips of ``fold``
+    (``fold_of``: file -> fold) when given. None without predictions (one corpus)."""
+    if speaker_pred is None or speaker_pred.empty:
+        return None
+    mine = speaker_pred[speaker_pred["head"] == head]
+    if fold is not None:
+        mine = mine[mine.file.map(fold_of) != fold]
+    return worst_ua(mine, "statistic")
+
+
 def nested_k(curve: pd.DataFrame, speaker_pred: pd.DataFrame | None = None, fold_of: dict | None = None,
              head: str = "emotion_speaker") -> pd.DataFrame:
     """The calibrate-to-a-voice threshold (and statistic) chosen per outer fold from the other folds'
@@ -132,10 +145,7 @@ def nested_k(curve: pd.DataFrame, speaker_pred: pd.DataFrame | None = None, fold
     policy reads it with all of them."""
     rows = []
     for k in sorted(curve.fold.unique()):
-        unseen = None
-        if speaker_pred is not None and len(speaker_pred) and fold_of is not None:
-            mine = speaker_pred[(speaker_pred["head"] == head) & (speaker_pred.file.map(fold_of) != k)]
-            unseen = worst_ua(mine, "statistic")
+        unseen = statistic_ua(speaker_pred, head, fold_of, k) if fold_of is not None else None
         policy = same_speaker_policy(curve[curve.fold != k], unseen)
         here = curve_summary(curve[curve.fold == k]).ua
         single = float(here.xs("0", level="k").max())

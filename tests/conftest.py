@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from speechemo.protocol import evaluation as ev
-from speechemo.deployment import explore_files, export
+from speechemo.deployment import explore_files, export, selection
 from speechemo.features import extraction
 from speechemo.foundations import profiles
 from speechemo.foundations.labels import TASK_CLASSES
@@ -57,10 +57,11 @@ def bundle_dir(tiny_table, tmp_path_factory):
             {"name": "emotion_speaker", "task": "emotion", "normalisation": "speaker",
              "row": _row("ridge", "whisper_base", "speaker")},
             {"name": "gender", "task": "gender", "normalisation": "none", "row": _row("logreg", "functionals")}]
+    plan = selection.with_statistics(plan, POLICY)  # one corpus: every speaker head takes the policy's statistic
     calibrated = {}
     for p in plan:
         p["best_any"] = p["row"]
-        X, params = export.head_matrix(p, ext.tables, actors, POLICY)
+        X, params = export.head_matrix(p, ext.tables, actors)
         y = ev.labels_for(meta, p["task"])
         # two actors: the temperature comes from the other actor's logits (one inner group each)
         head = calibration.fit_head(p["row"].model, X, y, actors, budget, TASK_CLASSES[p["task"]], params, 1)

@@ -312,3 +312,31 @@ def test_choose_skips_sets_the_bundle_cannot_compute():
                          "ua_robust": 0.5}])
     robust, _ = export.choose(pd.DataFrame(rows), "emotion", "ravdess", robustness=rob)
     assert robust.features == "whisper_base+functionals"  # the worst case decides when it is known
+
+
+def test_each_speaker_head_normalises_with_its_own_statistic(bundle_dir, tiny_table, tmp_path):
+    """A head's ``statistic`` in preprocessing.json overrides the bundle's one: here the emotion
+    speaker head z-scores the clips of one voice (mean and std) where the bundle's statistic only
+    centres them; an unknown statistic is refused naming the file and the fix."""
+    import shutil
+
+    from speechemo.foundations.numeric import zscore
+
+    shutil.copytree(bundle_dir, tmp_path / "b")
+    spec = json.loads((tmp_path / "b" / "preprocessing.json").read_text())
+    assert spec["heads"]["emotion_speaker"]["statistic"] == spec["same_speaker"]["statistic"] == "mean only"
+    spec["heads"]["emotion_speaker"]["statistic"] = "mean and std"
+    (tmp_path / "b" / "preprocessing.json").write_text(json.dumps(spec))
+    b = inference.Bundle(tmp_path / "b")
+    assert b.scaled("emotion_speaker") and not inference.Bundle(bundle_dir).scaled("emotion_speaker")
+    paths = tiny_table[tiny_table.actor == tiny_table.actor.iloc[0]].path.tolist()[:4]
+    many = b.predict_clips([(p, p) for p in paths], same_speaker=True)
+    assert many["mode"] == "speaker_normalised" and "mean and std" in many["why"]
+    vecs = np.stack([b.set_vectors(b.load(p))["whisper_base"] for p in paths])
+    expect = b.probabilities("emotion_speaker", zscore(vecs))
+    got = [[c["emotion"]["probabilities"][k] for k in b.heads["emotion_speaker"]["labels"]] for c in many["clips"]]
+    np.testing.assert_allclose(got, expect, atol=1e-9)
+    spec["heads"]["emotion_speaker"]["statistic"] = "median"
+    (tmp_path / "b" / "preprocessing.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="preprocessing.json"):
+        inference.Bundle(tmp_path / "b").scaled("emotion_speaker")

@@ -168,7 +168,7 @@ def test_speaker_heads_are_scored_on_the_unseen_corpus_with_each_statistic():
     for stat, scale in STATISTICS.items():
         direct = unseen_corpus.held_out_scores("ridge", ev.speaker_normalise(X, actors, scale=scale), labels, actors,
                                                corpus, budget, n_jobs=1)
-        assert robustness.head_unseen_scores(plan[0], pd.DataFrame(), pred, stat) == direct
+        assert robustness.head_unseen_scores({**plan[0], "statistic": stat}, pd.DataFrame(), pred) == direct
     assert robustness.speaker_unseen_predictions(plan, tables, meta, None, budget, 1, False).empty
     assert robustness.speaker_unseen_predictions(plan[1:], tables, meta, corpus, budget, 1, False).empty
     worst = unseen_corpus.worst_ua(pred, "statistic")

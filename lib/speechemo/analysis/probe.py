@@ -19,10 +19,7 @@ import pandas as pd
 
 from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
-from speechemo.foundations.numeric import zscore
-
-#: the statistics a voice can be calibrated with -> whether its clips are scaled as well as centred
-STATISTICS = {"mean and std": True, "mean only": False}
+from speechemo.foundations.numeric import STATISTICS, zscore
 
 # fit(X_train, y_train, actors_train) -> predict(X) -> labels
 Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
@@ -153,6 +150,18 @@ def curve_summary(curve: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["statistics", "order"]).drop(columns="order").set_index(["statistics", "k"])
 
 
+def first_k_beating_single(curve: dict[str, dict[str, float]], single: float) -> dict[str, int]:
+    """Per statistic of a curve (statistic -> K -> UA), the smallest K (not 0, not ``all``) whose UA
+    beats ``single``, the single-clip UA; a statistic that never does is left out."""
+    out = {}
+    for stat, by_k in curve.items():
+        ks = sorted(int(k) for k in by_k if k not in ("0", "all"))
+        hit = next((k for k in ks if by_k[str(k)] > single), None)
+        if hit is not None:
+            out[stat] = hit
+    return out
+
+
 def same_speaker_policy(curve: pd.DataFrame, unseen: dict[str, float] | None = None) -> dict:
     """From a calibrate-to-a-voice curve: for each statistic the smallest K whose UA beats the single-clip
     model (K = 0); the statistic that gets there with the fewest clips (ties: the higher UA at
@@ -166,15 +175,9 @@ def same_speaker_policy(curve: pd.DataFrame, unseen: dict[str, float] | None = N
     ua = ua.loc[sorted(ua.index, key=lambda k: float("inf") if k == "all" else int(k))]
     single = float(ua.loc["0"].max())
     scored = {k: float(v) for k, v in (unseen or {}).items() if v is not None and np.isfinite(v)}
-    best = None
-    for stat in ua.columns:
-        for k, v in ua[stat].items():
-            if k in ("0", "all") or not v > single:
-                continue
-            cand = (-scored.get(stat, 0.0), int(k), -float(v), stat)
-            if best is None or cand < best:
-                best = cand
-            break
+    firsts = first_k_beating_single({s: ua[s].to_dict() for s in ua.columns}, single)
+    best = min(((-scored.get(stat, 0.0), k, -float(ua.loc[str(k), stat]), stat) for stat, k in firsts.items()),
+               default=None)
     where = ({"measured_on": str(curve["measured_on"].iloc[0])} if "measured_on" in curve and len(curve) else {})
     if best is None:
         return {"statistic": None, "min_clips": None, "ua_single": single, **where}

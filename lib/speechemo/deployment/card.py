@@ -7,6 +7,7 @@ from speechemo.data.corpora import REGISTRY
 from speechemo.data.datasets import LAYOUT
 from speechemo.deployment.export import DEPLOYABLE_MODELS, bundle_sets, parts
 from speechemo.foundations.numeric import percent
+from speechemo.serving.inference import statistics_in_words
 from speechemo.data.ravdess import EMOBOX_FOLDS, gender_of_actor
 
 
@@ -102,12 +103,18 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
     return lines + [""]
 
 
-def _statistic_choice(unseen: dict[str, float], chosen: str) -> str:
-    """Why the calibrate-to-a-voice statistic was chosen: each one's unseen-corpus UA."""
-    figures = ", ".join(f"{s} {v * 100:.1f} %" for s, v in unseen.items())
-    return (f"The statistic ({chosen}) is the one whose speaker-normalised emotion head does best on a corpus it "
-            f"never saw (fitted on the other corpora, every voice of the held-out one normalised with its own clips; "
-            f"worst UA over the held-out corpora: {figures}).")
+def _statistic_choice(spec: dict) -> str | None:
+    """Why each speaker head's statistic was chosen: its unseen-corpus UA with each statistic (None
+    with one corpus, when nothing was measured on an unseen corpus)."""
+    heads = {n: e for n, e in spec["heads"].items() if e.get("statistic_ua_unseen")}
+    if not heads:
+        return None
+    parts = [f"{n} **{e['statistic']}** (" + ", ".join(f"{s} {v * 100:.1f} %" for s, v in e["statistic_ua_unseen"].items())
+             + ")" for n, e in heads.items()]
+    return ("Each speaker-normalised head's statistic is, among those whose curve beats a single clip, the one with "
+            "which that head does best on a corpus it never saw (fitted on the other corpora, every voice of the "
+            "held-out one normalised with its own clips; worst UA over the held-out corpora): "
+            + "; ".join(parts) + ".")
 
 
 def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
@@ -141,10 +148,11 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
         lines += _head_lines(e, n_actors, _folds(corpora))
     ss = spec.get("same_speaker") or {}
     if ss.get("min_clips"):
-        curve = ss["curve"][ss["statistic"]]
+        curve, choice = ss["curve"][ss["statistic"]], _statistic_choice(spec)
         lines += ["## Calibrating to a voice", "",
                   f"With at least **{ss['min_clips']} clips of the same speaker** in one request "
-                  f"(`same_speaker=true`), each clip is normalised with those clips' {ss['statistic']} "
+                  f"(`same_speaker=true`), each clip is normalised with those clips' "
+                  f"{statistics_in_words(spec)} "
                   "and scored by the speaker-normalised heads; with fewer, the single-clip heads answer. "
                   "The statistics live only for that request. Emotion UA against the number of clips K "
                   f"(notebook 06, 6 folds, test speakers' clips drawn at random"
@@ -154,7 +162,7 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                   f"K = 0 is the single-clip model. The threshold (K = {ss['min_clips']}, statistic: "
                   f"{ss['statistic']}) is the smallest K of that curve that beats a single clip; gender is "
                   "always the single-clip head (normalising by speaker removes what gender is heard from).", "",
-                  *([_statistic_choice(ss["ua_unseen_corpus"], ss["statistic"]), ""] if ss.get("ua_unseen_corpus") else []),
+                  *([choice, ""] if choice else []),
                   *([f"Cross-validated threshold (nested: K and statistic chosen on each fold from the other five "
                      f"folds' results): UA at that K {percent(ss['nested']['ua_at_k'], ss['nested']['ua_at_k_std'])} "
                      f"against {percent(ss['nested']['ua_single'])} from one clip; the Ks chosen: "

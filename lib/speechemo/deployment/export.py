@@ -28,7 +28,7 @@ from speechemo.data.download import is_synthetic_name
 from speechemo.features.encoders import WHISPER_BASE
 from speechemo.features.extraction import FEATURE_SETS, VIEWS
 from speechemo.serving.inference import Bundle
-from speechemo.foundations.numeric import fit_temperature
+from speechemo.foundations.numeric import fit_temperature, scaled
 
 DEPLOYABLE_MODELS = ("ridge", "logreg", "logreg_cv")
 ENCODER_SET = WHISPER_BASE
@@ -327,13 +327,13 @@ def plan(summary: pd.DataFrame, dataset: str, policy: dict, robustness: pd.DataF
     return out
 
 
-def head_matrix(item: dict, tables: dict[str, pd.DataFrame], actors: np.ndarray, policy: dict
-                ) -> tuple[np.ndarray, dict | None]:
-    """The training matrix of a planned head (speaker-normalised with the policy's statistic) and
-    the model parameters it was evaluated with (the ridge's equal-weight blocks for fused sets)."""
+def head_matrix(item: dict, tables: dict[str, pd.DataFrame], actors: np.ndarray) -> tuple[np.ndarray, dict | None]:
+    """The training matrix of a planned head (a speaker head normalised with its own ``statistic``,
+    ``selection.with_statistics``) and the model parameters it was evaluated with (the ridge's
+    equal-weight blocks for fused sets)."""
     X, widths, _ = feature_matrix(tables, item["row"].features)
     if item["normalisation"] == "speaker":
-        X = ev.speaker_normalise(X, actors, scale=policy.get("statistic") == "mean and std")
+        X = ev.speaker_normalise(X, actors, scale=scaled(item["statistic"]))
     params = model_params(item["row"].model, widths)
     return X, params
 
@@ -368,14 +368,13 @@ def parity(deploy_dir: Path, encoder, heads: dict[str, LinearHead], paths: list[
         d = np.abs(A - R)
         emb = {"embedding_max_abs": float(d.max()), "embedding_max_value": float(np.abs(R).max()),
                "embedding_rel_to_range": float(d.max() / max(np.abs(R).max(), 1e-12))}
-    stat = b.spec.get("same_speaker", {}).get("statistic")
     worst, same = 0.0, True
     for name, head in heads.items():
         XA = np.stack([b.head_input(name, v) for v in lite])
         XR = np.stack([b.head_input(name, v) for v in ref])
         if b.heads[name]["normalisation"] == "speaker":
-            XA = ev.speaker_normalise(XA, np.zeros(len(XA)), scale=stat == "mean and std")
-            XR = ev.speaker_normalise(XR, np.zeros(len(XR)), scale=stat == "mean and std")
+            XA = ev.speaker_normalise(XA, np.zeros(len(XA)), scale=b.scaled(name))
+            XR = ev.speaker_normalise(XR, np.zeros(len(XR)), scale=b.scaled(name))
         pa, pr = b.probabilities(name, XA), head.proba(XR)
         worst = max(worst, float(np.abs(pa - pr).max()))
         same &= bool((pa.argmax(1) == pr.argmax(1)).all())
@@ -441,6 +440,8 @@ def bundle_spec(heads_plan: list[dict], calibrated: dict[str, dict], feature_nam
         row = pd.Series({**p["row"].to_dict(), **c["metrics"]})
         spec["heads"][p["name"]] = head_entry(p["name"], p["task"], row, p["best_any"], c["head"], feature_names,
                                               dataset, c["ece"])
+        if p["normalisation"] == "speaker":  # each speaker head's own statistic (selection.with_statistics)
+            spec["heads"][p["name"]].update({k: p[k] for k in ("statistic", "statistic_ua_unseen") if p.get(k)})
         if c.get("unseen"):  # the head's own recipe, augmentation included (deployment.unseen_corpus)
             spec["heads"][p["name"]]["unseen_corpus_as_deployed"] = c["unseen"]
         spec["tasks"].setdefault(p["task"], {})["single" if p["normalisation"] == "none" else "speaker"] = p["name"]

@@ -231,16 +231,17 @@ def speaker_unseen_predictions(heads_plan: list[dict], clean: dict[str, pd.DataF
     return pd.concat(frames, ignore_index=True)[list(out.columns)]
 
 
-def head_unseen_scores(item: dict, unseen_pred: pd.DataFrame, speaker_pred: pd.DataFrame,
-                       statistic: str | None) -> dict[str, dict[str, float]]:
+def head_unseen_scores(item: dict, unseen_pred: pd.DataFrame, speaker_pred: pd.DataFrame) -> dict[str, dict[str, float]]:
     """A planned head's as-deployed ``scores_by_corpus``, read from the fits already made: a
     single-clip head's from the suite's (``recipe_unseen_scores``), a speaker head's from
-    ``speaker_unseen_predictions`` with the deployed ``statistic``. Empty when neither scored it."""
+    ``speaker_unseen_predictions`` with its own ``statistic`` (``selection.with_statistics``).
+    Empty when neither scored it."""
     if item["normalisation"] != "speaker":
         return recipe_unseen_scores(unseen_pred, item["row"])
     if speaker_pred is None or speaker_pred.empty:
         return {}
-    return scores_by_corpus(speaker_pred[(speaker_pred["head"] == item["name"]) & (speaker_pred.statistic == statistic)])
+    mine = speaker_pred[(speaker_pred["head"] == item["name"]) & (speaker_pred.statistic == item["statistic"])]
+    return scores_by_corpus(mine)
 
 
 def recipe_unseen_scores(pred: pd.DataFrame, row: pd.Series) -> dict[str, dict[str, float]]:

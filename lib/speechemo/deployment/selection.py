@@ -19,7 +19,7 @@ import pandas as pd
 
 from speechemo.protocol import evaluation as ev
 from speechemo.deployment.export import KEY, choose
-from speechemo.analysis.probe import curve_summary, same_speaker_policy
+from speechemo.analysis.probe import curve_summary, first_k_beating_single, same_speaker_policy
 from speechemo.deployment.unseen_corpus import worst_ua
 from speechemo.deployment.robustness import table as robustness_table
 
@@ -134,6 +134,25 @@ def statistic_ua(speaker_pred: pd.DataFrame | None, head: str = "emotion_speaker
     if fold is not None:
         mine = mine[mine.file.map(fold_of) != fold]
     return worst_ua(mine, "statistic")
+
+
+def with_statistics(heads_plan: list[dict], policy: dict, speaker_pred: pd.DataFrame | None = None) -> list[dict]:
+    """The plan with each speaker head's calibrate-to-a-voice statistic (``statistic``; None for the
+    single-clip heads). Each speaker head takes, among the statistics whose curve beats a single
+    clip (``policy``), the one with which it does best on a corpus it never saw (``statistic_ua``
+    of that head, kept as ``statistic_ua_unseen``; ties: the policy's) -- for the emotion head, the
+    policy's own choice. With one corpus every speaker head takes the policy's statistic."""
+    allowed = first_k_beating_single(policy.get("curve") or {}, policy.get("ua_single", float("inf")))
+    out = []
+    for p in heads_plan:
+        if p["normalisation"] != "speaker":
+            out.append({**p, "statistic": None})
+            continue
+        unseen = {s: v for s, v in (statistic_ua(speaker_pred, p["name"]) or {}).items() if s in allowed}
+        stat = (max(unseen, key=lambda s: (unseen[s], s == policy.get("statistic"))) if unseen
+                else policy.get("statistic"))
+        out.append({**p, "statistic": stat, **({"statistic_ua_unseen": unseen} if unseen else {})})
+    return out
 
 
 def nested_k(curve: pd.DataFrame, speaker_pred: pd.DataFrame | None = None, fold_of: dict | None = None,

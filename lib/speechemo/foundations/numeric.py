@@ -24,6 +24,21 @@ def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
+#: the statistics a voice can be calibrated with -> whether its clips are scaled as well as centred
+STATISTICS = {"mean and std": True, "mean only": False}
+
+
+def scaled(statistic: str | None) -> bool:
+    """Whether a speaker head's ``statistic`` scales its clips as well as centring them (``None`` and
+    ``"mean"``, the name in bundles written before ``"mean only"``: centred only)."""
+    if statistic in (None, "mean"):
+        return False
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown calibrate-to-a-voice statistic {statistic!r}: one of {', '.join(STATISTICS)} "
+                         "(preprocessing.json of the bundle, heads.<name>.statistic)")
+    return STATISTICS[statistic]
+
+
 def zscore(X: np.ndarray, stats_rows: np.ndarray | None = None, scale: bool = True) -> np.ndarray:
     """Columns of ``X`` centred on the mean of ``stats_rows`` (default: ``X`` itself) and, with
     ``scale``, divided by their std (a constant column is only centred): the rule behind

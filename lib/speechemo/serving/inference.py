@@ -26,7 +26,7 @@ from speechemo.serving import segments, views
 from speechemo.data.audio import AudioError, InputError
 from speechemo.features.encoders import WHISPER_BASE
 from speechemo.foundations.labels import SENTIMENT_NAMES, sentiment_from_emotion
-from speechemo.foundations.numeric import softmax, zscore
+from speechemo.foundations.numeric import scaled, softmax, zscore
 
 MIN_SECONDS = 0.3
 MAX_SECONDS = 30.0
@@ -71,6 +71,23 @@ class EncoderLite:
         it.set_tensor(inp["index"], mel[None].astype(np.float32))
         it.invoke()
         return it.get_tensor(out["index"])[0].copy()
+
+
+def speaker_statistics(spec: dict) -> dict[str, str]:
+    """Speaker head name -> the statistic it normalises a voice's clips with, from a bundle's
+    ``preprocessing.json``: the head's own (``heads.<name>.statistic``), else the bundle's one
+    (``same_speaker.statistic``; ``"mean"`` in bundles older than both)."""
+    default = (spec.get("same_speaker") or {}).get("statistic") or "mean"
+    return {n: e.get("statistic") or default for n, e in spec["heads"].items() if e.get("normalisation") == "speaker"}
+
+
+def statistics_in_words(spec: dict) -> str:
+    """The speaker heads' statistic in words: ``mean and std`` when they share it, else each head's,
+    e.g. ``mean and std (emotion_speaker) or mean only (sentiment_speaker), per head``."""
+    stats = speaker_statistics(spec)
+    if len(set(stats.values())) <= 1:
+        return next(iter(stats.values()), (spec.get("same_speaker") or {}).get("statistic") or "mean")
+    return " or ".join(f"{s} ({n})" for n, s in stats.items()) + ", per head"
 
 
 class Bundle:
@@ -254,12 +271,13 @@ class Bundle:
     def _speaker_heads(self) -> list[str]:
         return [n["speaker"] for n in self.spec["tasks"].values() if n.get("speaker")]
 
-    def _scaled(self) -> bool:
-        return self.spec.get("same_speaker", {}).get("statistic", "mean") == "mean and std"
+    def scaled(self, name: str) -> bool:
+        """Whether speaker head ``name`` scales a voice's clips as well as centring them."""
+        return scaled(speaker_statistics(self.spec)[name])
 
     def _speaker_mode(self, n: int, same_speaker: bool, what: str) -> tuple[bool, str]:
         """Whether ``n`` items of one voice get the speaker-normalised heads, and why in words."""
-        k, statistic = self.min_clips, self.spec.get("same_speaker", {}).get("statistic", "mean")
+        k, statistic = self.min_clips, statistics_in_words(self.spec)
         if not same_speaker:
             return False, f"{what} not declared as one speaker (same_speaker=true): single-clip models used"
         if not k:
@@ -276,7 +294,7 @@ class Bundle:
 
     def _normalised(self, inputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """Per speaker head, the items' inputs stacked and normalised with these items' statistics only."""
-        return {n: zscore(np.stack([i[n] for i in inputs]).astype(np.float64), scale=self._scaled())
+        return {n: zscore(np.stack([i[n] for i in inputs]).astype(np.float64), scale=self.scaled(n))
                 for n in self._speaker_heads()}
 
     def _speaker_answers(self, normalised: dict[str, np.ndarray]) -> dict:

@@ -106,6 +106,9 @@ def test_the_card_gives_the_cross_validated_choice_beside_the_fold_figure():
                                                                   "ua_single": [0.7, 0.7]}))}
     text = card.model_card({**spec, "same_speaker": several}, {}, 10, 4)
     assert "the Ks chosen: 8, 4 (statistics: mean and std, mean only)." in text
+    several["nested"]["head_statistics"] = {"sentiment_speaker": ["mean only", "mean only"]}
+    assert ("(statistics: mean and std, mean only); sentiment_speaker's statistic, chosen the same way per fold: "
+            "mean only, mean only.") in card.model_card({**spec, "same_speaker": several}, {}, 10, 4)
     assert "cross-validated" not in card.model_card({**spec, "heads": {"emotion": head},
                                                      "same_speaker": {k: v for k, v in policy.items() if k != "nested"}},
                                                     {}, 10, 4)
@@ -187,6 +190,19 @@ def test_the_statistic_is_chosen_without_the_fold_it_is_scored_on():
     per_fold = selection.nested_k(curve, pd.DataFrame(rows), fold_of)
     assert list(per_fold.statistic) == ["mean and std"] * 5 + ["mean only"]
     assert list(per_fold.k) == [8] * 5 + [4]
+    # a sentiment head wrong with mean and std only on fold 3's voices: every other fold sees that and
+    # takes mean only; fold 3 does not (a tie there: the fold's policy statistic)
+    for f, fold in fold_of.items():
+        for stat in ("mean only", "mean and std"):
+            wrong = stat == "mean and std" and fold == 3
+            rows.append({"head": "sentiment_speaker", "statistic": stat, "held_out": "cremad", "file": f,
+                         "true": "a", "pred": "b" if wrong else "a"})
+    plan = [{"name": n, "normalisation": "speaker"} for n in ("emotion_speaker", "sentiment_speaker")]
+    per_fold = selection.nested_k(curve, pd.DataFrame(rows), fold_of, heads_plan=plan)
+    assert list(per_fold.statistic_sentiment_speaker) == ["mean only"] * 2 + ["mean and std"] + ["mean only"] * 3
+    summary = selection.nested_k_summary(per_fold)
+    assert summary["head_statistics"] == {"sentiment_speaker": list(per_fold.statistic_sentiment_speaker)}
+    assert "statistic_emotion_speaker" not in per_fold  # the emotion head's is the ``statistic`` column
     assert list(selection.nested_k(curve).statistic) == ["mean only"] * 6  # one corpus: the fewest clips
 
 

@@ -168,7 +168,9 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
                      f"against {percent(ss['nested']['ua_single'])} from one clip; the Ks chosen: "
                      f"{', '.join(str(k) for k in ss['nested']['ks'])}"
                      + (f" (statistics: {', '.join(map(str, ss['nested']['statistics']))})"
-                        if ss["nested"].get("statistics") else "") + ".", ""]
+                        if ss["nested"].get("statistics") else "")
+                     + "".join(f"; {n}'s statistic, chosen the same way per fold: {', '.join(map(str, v))}"
+                               for n, v in (ss["nested"].get("head_statistics") or {}).items()) + ".", ""]
                     if ss.get("nested") else [])]
     p = checks.get("parity")
     if p:

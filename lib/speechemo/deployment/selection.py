@@ -123,17 +123,12 @@ def nested_summary(nested: pd.DataFrame) -> pd.DataFrame:
                          "folds_as_deployed": g.as_deployed.sum().astype(int), "folds": g.size()}).reset_index()
 
 
-def statistic_ua(speaker_pred: pd.DataFrame | None, head: str = "emotion_speaker", fold_of: dict | None = None,
-                 fold: int | None = None) -> dict[str, float] | None:
-    """What the calibrate-to-a-voice statistic is chosen by: the worst unseen-corpus UA of ``head``
-    with each statistic (``robustness.speaker_unseen_predictions``), without the clips of ``fold``
-    (``fold_of``: file -> fold) when given. None without predictions (one corpus)."""
+def statistic_ua(speaker_pred: pd.DataFrame | None, head: str = "emotion_speaker") -> dict[str, float] | None:
+    """What a calibrate-to-a-voice statistic is chosen by: the worst unseen-corpus UA of ``head`` with
+    each statistic (``robustness.speaker_unseen_predictions``). None without predictions (one corpus)."""
     if speaker_pred is None or speaker_pred.empty:
         return None
-    mine = speaker_pred[speaker_pred["head"] == head]
-    if fold is not None:
-        mine = mine[mine.file.map(fold_of) != fold]
-    return worst_ua(mine, "statistic")
+    return worst_ua(speaker_pred[speaker_pred["head"] == head], "statistic")
 
 
 def with_statistics(heads_plan: list[dict], policy: dict, speaker_pred: pd.DataFrame | None = None) -> list[dict]:
@@ -156,30 +151,39 @@ def with_statistics(heads_plan: list[dict], policy: dict, speaker_pred: pd.DataF
 
 
 def nested_k(curve: pd.DataFrame, speaker_pred: pd.DataFrame | None = None, fold_of: dict | None = None,
-             head: str = "emotion_speaker") -> pd.DataFrame:
+             head: str = "emotion_speaker", heads_plan: list[dict] | None = None) -> pd.DataFrame:
     """The calibrate-to-a-voice threshold (and statistic) chosen per outer fold from the other folds'
     curve (``probe.same_speaker_policy``), and that fold's UA at it against one clip. With several
     corpora (``speaker_pred``: ``robustness.speaker_unseen_predictions``, ``fold_of``: file -> fold),
     each statistic's unseen-corpus UA of ``head`` is read without that fold's clips, as the deployed
-    policy reads it with all of them."""
+    policy reads it with all of them; the other speaker heads of ``heads_plan`` get their statistic
+    the same way (``with_statistics`` without that fold: column ``statistic_<head>``)."""
+    others = [p for p in heads_plan or [] if p["normalisation"] == "speaker" and p["name"] != head]
     rows = []
     for k in sorted(curve.fold.unique()):
-        unseen = statistic_ua(speaker_pred, head, fold_of, k) if fold_of is not None else None
-        policy = same_speaker_policy(curve[curve.fold != k], unseen)
+        mine = (speaker_pred[speaker_pred.file.map(fold_of) != k]
+                if fold_of is not None and speaker_pred is not None and len(speaker_pred) else None)
+        policy = same_speaker_policy(curve[curve.fold != k], statistic_ua(mine, head))
         here = curve_summary(curve[curve.fold == k]).ua
         single = float(here.xs("0", level="k").max())
         chosen = policy.get("min_clips")
         ua = float(here.loc[(policy["statistic"], str(chosen))]) if chosen else single
-        rows.append({"fold": k, "k": chosen, "statistic": policy.get("statistic"), "ua_at_k": ua, "ua_single": single})
+        rows.append({"fold": k, "k": chosen, "statistic": policy.get("statistic"), "ua_at_k": ua, "ua_single": single,
+                     **{f"statistic_{p['name']}": p["statistic"] for p in with_statistics(others, policy, mine)}})
     return pd.DataFrame(rows)
 
 
 def nested_k_summary(per_fold: pd.DataFrame) -> dict:
-    """Mean and std over outer folds of the UA at the K chosen without that fold, the Ks and statistics."""
+    """Mean and std over outer folds of the UA at the K chosen without that fold, the Ks and
+    statistics (``head_statistics``: the other speaker heads' per fold)."""
+    def names(col: pd.Series) -> list:
+        return [None if pd.isna(s) else str(s) for s in col]
+
     return {"ua_at_k": float(per_fold.ua_at_k.mean()), "ua_at_k_std": float(per_fold.ua_at_k.std(ddof=0)),
             "ua_single": float(per_fold.ua_single.mean()),
-            "ks": [None if pd.isna(k) else int(k) for k in per_fold.k],
-            "statistics": [None if pd.isna(s) else str(s) for s in per_fold.statistic]}
+            "ks": [None if pd.isna(k) else int(k) for k in per_fold.k], "statistics": names(per_fold.statistic),
+            "head_statistics": {c.removeprefix("statistic_"): names(per_fold[c])
+                                for c in per_fold.columns if c.startswith("statistic_")}}
 
 
 def _plain(v):

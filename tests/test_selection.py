@@ -254,7 +254,8 @@ def test_the_card_names_each_speaker_heads_statistic_and_why():
               "curve": {"mean and std": {"0": 0.7, "8": 0.75}}}
     text = card.model_card({"dataset": "ravdess+cremad", "synthetic": False, "heads": heads, "same_speaker": policy},
                            {}, 10, 4)
-    assert "those clips' mean and std (emotion_speaker) or mean only (sentiment_speaker), per head and scored" in text
+    assert ("those clips' statistics (mean and std for emotion_speaker, mean only for sentiment_speaker) "
+            "and scored") in text
     assert ("emotion_speaker **mean and std** (mean and std 57.4 %, mean only 51.7 %); sentiment_speaker "
             "**mean only** (mean and std 59.6 %, mean only 63.5 %).") in text
     one = {n: {**e, "statistic": "mean only"} for n, e in heads.items()}

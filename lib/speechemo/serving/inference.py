@@ -83,11 +83,11 @@ def speaker_statistics(spec: dict) -> dict[str, str]:
 
 def statistics_in_words(spec: dict) -> str:
     """The speaker heads' statistic in words: ``mean and std`` when they share it, else each head's,
-    e.g. ``mean and std (emotion_speaker) or mean only (sentiment_speaker), per head``."""
+    e.g. ``statistics (mean and std for emotion_speaker, mean only for sentiment_speaker)``."""
     stats = speaker_statistics(spec)
     if len(set(stats.values())) <= 1:
         return next(iter(stats.values()), (spec.get("same_speaker") or {}).get("statistic") or "mean")
-    return " or ".join(f"{s} ({n})" for n, s in stats.items()) + ", per head"
+    return "statistics (" + ", ".join(f"{s} for {n}" for n, s in stats.items()) + ")"
 
 
 class Bundle:

@@ -16,6 +16,9 @@ NB      ?=
 SCHEDULER ?=
 CORPUS  ?=
 CORPUS_DIR ?=
+# make report: the executed notebooks of a union run, timed beside a one-corpus run's (default: outputs/notebooks)
+UNION_NOTEBOOKS ?=
+BASE_NOTEBOOKS ?=
 # SOURCE: a path (made absolute by the runner), a URL, or ravdess=PATH,cremad=PATH for several corpora
 RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(SOURCE)") \
            $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
@@ -51,8 +54,9 @@ notebook: setup ## Run one notebook: make notebook NB=03 (other parameters as fo
 	@test -n "$(NB)" || { echo "usage: make notebook NB=03_classical_baselines"; exit 2; }
 	$(BIN)/python -m speechemo.workbook.runner $(RUN_ARGS) --only "$(NB)"
 
-report: setup ## Write the README's results table from outputs/results/summary.csv (RAVDESS rows)
-	$(BIN)/python -m speechemo.deployment.report --summary outputs/results/summary.csv --readme README.md
+report: setup ## Write the README's generated tables from outputs/ (UNION_NOTEBOOKS=<run>/outputs/notebooks: a union run's times)
+	$(BIN)/python -m speechemo.deployment.report --summary outputs/results/summary.csv --readme README.md \
+	  $(if $(UNION_NOTEBOOKS),--union-notebooks "$(UNION_NOTEBOOKS)") $(if $(BASE_NOTEBOOKS),--baseline-notebooks "$(BASE_NOTEBOOKS)")
 
 # Two jobs side by side, each pinned to its own half of the cores (tools/split_cores.py): the
 # notebooks are the long job; unpinned, both jobs size their thread pools for every core and slow

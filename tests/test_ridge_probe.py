@@ -174,3 +174,32 @@ def test_times_table_from_executed_notebooks(tmp_path):
     assert "dataset **ravdess**" in md and "profile(s) full" in md and "2026-12-01 02:00" in md
     with pytest.raises(LookupError):
         report.times_markdown(times, "cremad")
+
+
+def _executed(folder, dataset: str, notebooks: list[tuple[str, str, float]]):
+    """Executed notebooks (papermill's record) and run records of one run, in an outputs/ layout."""
+    (folder / "notebooks").mkdir(parents=True), (folder / "results" / "runs").mkdir(parents=True)
+    for name, start, seconds in notebooks:
+        meta = {"papermill": {"duration": seconds, "start_time": start}}
+        (folder / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+        (folder / "results" / "runs" / f"{name}-{start}.json").write_text(json.dumps(
+            {"notebook": name, "dataset": dataset, "parameters": {"profile": "full"}, "started": start}))
+    return report.outputs_times(folder / "notebooks")
+
+
+def test_union_times_beside_a_one_corpus_run(tmp_path):
+    base = _executed(tmp_path / "rav", "ravdess", [("00_download", "2026-12-06T04:00:00", 6.0),
+                                                   ("03_classical_baselines", "2026-12-06T04:01:00", 600.0)])
+    union = _executed(tmp_path / "uni", "ravdess+cremad", [("00_download", "2026-12-06T02:00:00", 12.0),
+                                                           ("03_classical_baselines", "2026-12-06T02:01:00", 900.0),
+                                                           ("04_lstm", "2026-12-06T02:20:00", 900.0)])
+    md = report.union_times_markdown(base, union)
+    assert "| notebook | ravdess | ravdess+cremad | ratio |" in md
+    assert "| `03_classical_baselines` | 10.0 min | 15.0 min | 1.50 × |" in md
+    assert "| `04_lstm` | — | 15.0 min | — |" in md                      # timed in one run only: not in the total
+    assert "| **notebooks both timed (2)** | **10 min** | **15 min** | **1.50 ×** |" in md
+    assert "overlapped" not in md and "2026-12-06 02:00–02:35 UTC" in md
+    shared = _executed(tmp_path / "rav2", "ravdess", [("00_download", "2026-12-06T02:30:00", 6.0)])
+    assert "overlapped in time" in report.union_times_markdown(shared, union)
+    with pytest.raises(LookupError):                                     # the runs the wrong way round
+        report.union_times_markdown(union, base)

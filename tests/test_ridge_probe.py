@@ -176,14 +176,17 @@ def test_times_table_from_executed_notebooks(tmp_path):
         report.times_markdown(times, "cremad")
 
 
-def _executed(folder, dataset: str, notebooks: list[tuple[str, str, float]]):
-    """Executed notebooks (papermill's record) and run records of one run, in an outputs/ layout."""
+def _executed(folder, dataset: str, notebooks: list[tuple[str, str, float]], boot: str | None = "b1"):
+    """Executed notebooks (papermill's record) and run records of one run, in an outputs/ layout
+    (``boot``: the machine's boot id in the records; None: records from before machines were kept)."""
     (folder / "notebooks").mkdir(parents=True), (folder / "results" / "runs").mkdir(parents=True)
+    machine = {"cpu": "AMD EPYC", "cores": 2, "memory_gib": 24, "boot_id": boot} if boot else None
     for name, start, seconds in notebooks:
         meta = {"papermill": {"duration": seconds, "start_time": start}}
         (folder / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
         (folder / "results" / "runs" / f"{name}-{start}.json").write_text(json.dumps(
-            {"notebook": name, "dataset": dataset, "parameters": {"profile": "full"}, "started": start}))
+            {"notebook": name, "dataset": dataset, "parameters": {"profile": "full"}, "started": start,
+             **({"machine": machine} if machine else {})}))
     return report.outputs_times(folder / "notebooks")
 
 
@@ -199,7 +202,30 @@ def test_union_times_beside_a_one_corpus_run(tmp_path):
     assert "| `04_lstm` | — | 15.0 min | — |" in md                      # timed in one run only: not in the total
     assert "| **notebooks both timed (2)** | **10 min** | **15 min** | **1.50 ×** |" in md
     assert "overlapped" not in md and "2026-12-06 02:00–02:35 UTC" in md
+    assert "both on one machine (AMD EPYC, 2 cores, 24 GiB)" in md
+    later = _executed(tmp_path / "rav3", "ravdess", [("00_download", "2026-12-07T04:00:00", 6.0)], boot="b2")
+    assert "on two machines (or with a reboot between them)" in report.union_times_markdown(later, union)
+    older = _executed(tmp_path / "rav4", "ravdess", [("00_download", "2026-12-07T04:00:00", 6.0)], boot=None)
+    assert "do not name the machine" in report.union_times_markdown(older, union)
     shared = _executed(tmp_path / "rav2", "ravdess", [("00_download", "2026-12-06T02:30:00", 6.0)])
     assert "overlapped in time" in report.union_times_markdown(shared, union)
     with pytest.raises(LookupError):                                     # the runs the wrong way round
         report.union_times_markdown(union, base)
+
+
+def test_run_records_name_the_machine(tmp_path):
+    from speechemo.foundations import profiles
+    from speechemo.foundations.paths import Layout
+    from speechemo.workbook import steps
+
+    lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
+    lay.runs.mkdir(parents=True)
+    record = json.loads((lay.results / steps.write_run(lay, "03_x", {}, profiles.get("quick"), "ravdess")).read_text())
+    m = record["machine"]
+    assert m["cores"] >= 1 and m["cpu"] and set(m) == {"cpu", "cores", "memory_gib", "boot_id"}
+    nb = lay.outputs / "notebooks"
+    nb.mkdir()
+    (nb / "03_x.ipynb").write_text(json.dumps({"metadata": {"papermill": {
+        "duration": 5.0, "start_time": record["started"]}}, "cells": []}))
+    times = report.outputs_times(nb)
+    assert times.machine.iloc[0].startswith(m["cpu"]) and f"{m['cores']} cores" in times.machine.iloc[0]

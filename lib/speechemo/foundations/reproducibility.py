@@ -58,3 +58,31 @@ def git_commit(root: Path | None = None) -> str:
         return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def machine() -> dict[str, object]:
+    """What a run's times depend on: the CPU model, the cores this process may use, the memory, and
+    the boot id (two runs with the same boot id ran on one machine with no reboot between them;
+    empty where the system does not tell)."""
+    import platform
+
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return ""
+
+    cpu = next((line.split(":", 1)[1].strip() for line in read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+    except (AttributeError, ValueError, OSError):
+        memory = None
+    return {"cpu": cpu, "cores": cores, "memory_gib": memory, "boot_id": read("/proc/sys/kernel/random/boot_id").strip()}
+
+
+def machine_in_words(m: dict) -> str:
+    """``machine()`` as a reader wants it: 'AMD EPYC, 2 cores, 24 GiB'."""
+    return ", ".join(p for p in (str(m.get("cpu") or "unknown CPU"), f"{m.get('cores')} cores" if m.get("cores") else "",
+                                 f"{m['memory_gib']} GiB" if m.get("memory_gib") else "") if p)

@@ -18,7 +18,7 @@ from speechemo.foundations.labels import TASK_CLASSES
 from speechemo.foundations.paths import Layout, layout
 from speechemo.foundations.profiles import Profile
 from speechemo.foundations.profiles import get as get_profile
-from speechemo.foundations.reproducibility import git_commit, package_versions, seed_everything
+from speechemo.foundations.reproducibility import git_commit, machine, package_versions, seed_everything
 
 SYNTHETIC_STAMP = "SYNTHETIC DATA - NOT RAVDESS"
 
@@ -106,7 +106,8 @@ def write_run(lay: Layout, notebook: str, params: dict, settings: Profile, datas
     now = datetime.now(timezone.utc)
     path = lay.runs / f"{notebook}-{now:%Y%m%dT%H%M%S}.json"
     record = {"notebook": notebook, "dataset": dataset, "parameters": params, "profile": asdict(settings),
-              "packages": package_versions(), "commit": git_commit(), "started": now.isoformat(timespec="seconds")}
+              "packages": package_versions(), "commit": git_commit(), "machine": machine(),
+              "started": now.isoformat(timespec="seconds")}
     files.write_text(path, json.dumps(record, indent=1, default=str) + "\n")
     return path.relative_to(lay.results).as_posix()
 

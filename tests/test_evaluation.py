@@ -186,3 +186,25 @@ def test_inner_splits_never_train_on_one_class():
     # enough speakers of each class: every split is kept
     many = np.repeat([1, 2, 3, 4, 5, 6], 10)
     assert len(inner_splits(np.where(many % 2, "male", "female"), many, 2)) == 2
+
+
+def test_per_voice_gives_every_clip_its_voices_majority_answer():
+    files = [f"c{i}.wav" for i in range(8)]
+    speakers = pd.Series(["A", "A", "A", "B", "B", "C", "C", "A"], index=files)
+    true = ["female"] * 3 + ["male"] * 2 + ["female"] * 2 + ["male"]   # c7: voice A in another fold
+    pred = ["female", "male", "female", "male", "male", "male", "female", "female"]
+    folds = [1, 1, 1, 1, 1, 1, 1, 2]
+    res = ev.CVResult(["female", "male"], pd.DataFrame(), pd.DataFrame(
+        {"file": files, "fold": folds, "true": true, "pred": pred}), 3.0)
+    v = ev.per_voice(res, speakers)
+    # A (fold 1): 2 of 3 female -> all female; B: male; C: a tie -> the class listed first; A in fold 2 alone
+    assert list(v.predictions.pred) == ["female"] * 3 + ["male"] * 2 + ["female"] * 2 + ["female"]
+    assert v.folds.wa.tolist() == [1.0, 0.0] and v.fit_seconds == 0.0
+    assert list(res.predictions.pred) == pred                                # the single-clip result is untouched
+    with pytest.raises(KeyError, match="c0.wav"):
+        ev.per_voice(res, speakers.drop("c0.wav"))
+
+
+def test_gender_is_never_z_scored_within_a_voice():
+    assert ev.removes_the_target("gender", "speaker")
+    assert not ev.removes_the_target("emotion", "speaker") and not ev.removes_the_target("gender", "corpus")

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from speechemo.models import classical
@@ -155,3 +156,34 @@ def test_scaling_plan_from_the_measured_table_reaches_the_readme():
     md = report.scaling_markdown(scaling, plan)
     assert "| features: egemaps, compare | 240 | 34.3 s | 17.5 s | 1.96 × |" in md
     assert "| 10,000 | 56 min |" in md and "not a measurement" in md
+
+
+def test_grid_gives_gender_a_voice_row_instead_of_z_scoring_it(tmp_path):
+    from speechemo.data.ravdess import ALL_ACTORS
+
+    actors = np.repeat(np.array(ALL_ACTORS), 6)
+    meta = pd.DataFrame({"actor": actors, "gender": np.where(actors % 2, "male", "female"),
+                         "emotion": np.tile(["happy", "sad", "angry"], len(actors) // 3)},
+                        index=[f"Actor_{a:02d}/{i}.wav" for i, a in enumerate(actors)])
+    asked = []
+
+    def fit_predict(task, model, fs, norm):  # right except every third clip, whatever it is trained on
+        asked.append((task, norm))
+        y = ev.labels_for(meta, task)
+        other = {"male": "female", "female": "male"}
+        return lambda tr, te, k: np.array([other.get(y[i], y[i]) if i % 3 == 0 else y[i] for i in te])
+
+    runs = [("gender", "m", "f", n) for n in ("none", "speaker")]
+    runs += [("emotion", "m", "f", "speaker"), ("gender", "m", "f", "none", ev.RANDOM_SPLIT)]
+    ctx = _ctx(tmp_path)
+    results, _ = steps.evaluate_grid(ctx, runs, meta, notebook="t", fit_predict=fit_predict,
+                                     params=lambda *r: {"why": "test"})
+    assert ("gender", "speaker") not in asked                                  # never fitted
+    assert set(results) == {runs[0], runs[2], runs[3], ("gender", "m", "f", ev.VOICE)}
+    voice, single = results[("gender", "m", "f", ev.VOICE)], results[runs[0]]
+    assert single.summary()["wa"] == pytest.approx(2 / 3) and voice.summary()["wa"] == 1.0
+    by_voice = voice.predictions.assign(actor=meta.actor.loc[voice.predictions.file].to_numpy())
+    assert (by_voice.groupby(["fold", "actor"]).pred.nunique() == 1).all()    # one answer per voice
+    rows = ev.load_summary(ctx.lay.results)
+    assert sorted(rows[rows.task == "gender"].normalisation) == ["none", "none", ev.VOICE]  # random split: none only
+    assert "majority" in rows[rows.normalisation == ev.VOICE].params.iloc[0]

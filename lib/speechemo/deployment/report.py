@@ -34,7 +34,10 @@ UNION_TIMES_START, UNION_TIMES_END = "<!-- union-times:start -->", "<!-- union-t
 SINGLE_CLIP = "none"
 #: how each normalisation is named in the protocol table (what it needs at prediction time)
 NORMALISATIONS = {"none": "none (one clip)", "speaker": "speaker (all clips of the voice)",
+                  "voice": "voice (one answer per voice, from all its clips)",
                   "corpus": "corpus (a batch of the test corpus)"}
+#: the RAVDESS table's column "per-speaker norm.": what a normalisation needs of the voice
+NEEDS_THE_VOICE = {"speaker": "yes", "voice": "one answer per voice"}
 
 
 def best_per_model(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -58,7 +61,7 @@ def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
         for r in t.sort_values(["notebook", "model"]).itertuples():
             ua = percent(r.ua, r.ua_std, unit=False)
             lines.append(f"| {task} ({len(TASK_CLASSES[task])}) | {r.model} | {r.features} | "
-                         f"{'yes' if r.normalisation == 'speaker' else 'no'} | "
+                         f"{NEEDS_THE_VOICE.get(r.normalisation, 'no')} | "
                          f"{'**' + ua + '**' if r.ua == top else ua} | {percent(r.wa, r.wa_std, unit=False)} | {r.notebook} |")
     s = summary[(summary.dataset == dataset) & (summary.protocol == ev.SPEAKER_INDEPENDENT)]
     single = []
@@ -88,8 +91,10 @@ def _protocol_label(protocol: str, train: str, test: str) -> str:
 
 def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
     """For a union of corpora: the best UA ± std per task, normalisation and protocol (within each
-    corpus, pooled, leave-one-corpus-out), with the model and features that reached it."""
-    s = summary[(summary.dataset == dataset) & (summary.protocol != ev.RANDOM_SPLIT)].copy()
+    corpus, pooled, leave-one-corpus-out), with the model and features that reached it (rows whose
+    normalisation removes their target, from runs before such runs were dropped, are not shown)."""
+    s = summary[(summary.dataset == dataset) & (summary.protocol != ev.RANDOM_SPLIT)
+                & [not ev.removes_the_target(t, n) for t, n in zip(summary.task, summary.normalisation)]].copy()
     if s.empty or not s.protocol.str.contains(":").any():
         raise LookupError(f"no within-corpus or leave-one-corpus-out rows for dataset {dataset!r} in summary.csv")
     s["column"] = [_protocol_label(p, tr, te) for p, tr, te in zip(s.protocol, s.train_corpora, s.test_corpora)]

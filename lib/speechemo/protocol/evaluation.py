@@ -31,6 +31,10 @@ SPEAKER_INDEPENDENT = "speaker_independent"   # speaker folds over every corpus 
 RANDOM_SPLIT = "random_split"
 WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, trained on it alone
 LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
+VOICE = "voice"         # normalisation of a row whose clips all get their voice's answer (``per_voice``)
+#: tasks whose label is constant within a voice: z-scoring each speaker would remove the very thing to
+#: predict, so they are not run with per-speaker normalisation; they get a ``voice`` row instead
+VOICE_CONSTANT_TASKS = ("gender",)
 KEY = ["dataset", "task", "features", "model", "protocol", "normalisation"]
 SUMMARY_COLUMNS = KEY + ["train_corpora", "test_corpora", "wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
                          "n_utterances", "fit_seconds", "profile", "notebook", "params", "commit",
@@ -177,6 +181,12 @@ def normalisations_for(corpus: np.ndarray | None, base: list[str]) -> list[str]:
     return list(base) + (["corpus"] if several and "corpus" not in base else [])
 
 
+def removes_the_target(task: str, how: str) -> bool:
+    """Whether normalisation ``how`` removes what ``task`` predicts: per-speaker z-scoring of a task
+    constant within a voice (gender) -- such a run is at chance by construction and is not run."""
+    return how == "speaker" and task in VOICE_CONSTANT_TASKS
+
+
 def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
     """WA (accuracy), UA (balanced accuracy = mean per-class recall) and macro-F1."""
     import warnings
@@ -214,6 +224,27 @@ class CVResult:
         p, r, f1, n = precision_recall_fscore_support(self.predictions["true"], self.predictions["pred"],
                                                       labels=self.classes, zero_division=0)
         return pd.DataFrame({"precision": p, "recall": r, "f1": f1, "support": n}, index=self.classes)
+
+
+def per_voice(res: CVResult, speakers: pd.Series) -> CVResult:
+    """``res`` with every test clip given its voice's answer: the most frequent single-clip answer
+    among that speaker's clips of the same fold (ties: the class listed first in ``res.classes``),
+    what a same-speaker request gets for a task constant within a voice; each fold rescored over the
+    same classes. ``speakers``: the speaker of each file (indexed by file). No labels are read to
+    vote and nothing is fitted (``fit_seconds`` 0: the cost is that of ``res``'s fits)."""
+    p = res.predictions.copy()
+    voice = speakers.reindex(p.file.to_numpy()).to_numpy()
+    if pd.isna(voice).any():
+        raise KeyError(f"no speaker for {int(pd.isna(voice).sum())} predicted files (first: {p.file[pd.isna(voice)].iloc[0]})")
+    order = {c: i for i, c in enumerate(res.classes)}
+    counts = p.assign(voice=voice).groupby(["fold", "voice", "pred"]).size().reset_index(name="n")
+    counts["order"] = counts.pred.map(order)
+    winner = counts.sort_values(["n", "order"], ascending=[False, True]).drop_duplicates(["fold", "voice"])
+    answer = dict(zip(zip(winner.fold, winner.voice), winner.pred))
+    p["pred"] = [answer[(f, v)] for f, v in zip(p.fold, voice)]
+    rows = [{"fold": k, **scores(g.true.to_numpy(), g.pred.to_numpy(), res.classes), "n_test": len(g), "fit_seconds": 0.0}
+            for k, g in p.groupby("fold", sort=True)]
+    return CVResult(res.classes, pd.DataFrame(rows), p, 0.0)
 
 
 def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], classes: list[str],

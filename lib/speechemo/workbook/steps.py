@@ -195,12 +195,7 @@ def evaluate(ctx: Context, fit_predict, y: np.ndarray, meta, *, task: str, featu
     splits = ev.folds_for(protocol, y, meta["actor"].to_numpy(), seed, corpus)
     res = ev.cross_validate(fit_predict, y, splits, split_classes(task, y, splits),
                             files=list(meta.index))
-    train, test = ev.corpora_of(protocol, corpus, ctx.dataset)
-    row = ev.result_row(res, dataset=ctx.dataset, task=task, features=features, model=model,
-                        protocol=protocol, normalisation=normalisation, profile=ctx.profile,
-                        notebook=notebook, params=params, train_corpora=train, test_corpora=test, run=ctx.run)
-    ev.record(ctx.lay.results, row, res)
-    return res
+    return _record(ctx, (task, model, features, normalisation, protocol), res, corpus, notebook, params)
 
 
 def _cv_job(job: tuple) -> tuple:
@@ -221,33 +216,54 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     fold function of one run (with ``keep_for``, it also gets ``keep``: a list the fold function
     fills with fitted models, for the runs where ``keep_for(run)`` is true); ``params`` (same
     arguments) what to record with it. Workers only compute; this process alone writes the
-    results. Returns ``(results, kept)`` keyed by run."""
+    results. A run whose normalisation removes its target (``evaluation.removes_the_target``: gender
+    z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
+    row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Returns
+    ``(results, kept)`` keyed by run."""
 
+    skipped = [r for r in runs if ev.removes_the_target(r[0], r[3])]
+    if skipped:
+        print(f"not run ({len(skipped)}): z-scoring each speaker removes {', '.join(sorted({r[0] for r in skipped}))} "
+              f"itself (constant within a voice); its '{ev.VOICE}' rows give each clip its voice's answer instead")
+    runs = [r for r in runs if r not in skipped]
     ex = executor or Executor("", 1, 2)
     actors, corpus = meta["actor"].to_numpy(), corpus_column(meta)
-    jobs, protocols = [], {}
+    jobs = []
     for i, run in enumerate(runs):
         task, model, fs, norm, *rest = run
-        protocols[run] = rest[0] if rest else ev.SPEAKER_INDEPENDENT
         y = ev.labels_for(meta, task)
         keep = [] if keep_for is not None and keep_for(run) else None
         fp = fit_predict(task, model, fs, norm, keep) if keep_for is not None else fit_predict(task, model, fs, norm)
-        splits = ev.folds_for(protocols[run], y, actors, seed, corpus)
+        splits = ev.folds_for(_protocol(run), y, actors, seed, corpus)
         jobs.append((i, fp, y, splits, split_classes(task, y, splits), list(meta.index), keep))
     results, kept = {}, {}
     for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
         run = runs[i]
-        task, model, fs, norm, *_ = run
-        train, test = ev.corpora_of(protocols[run], corpus, ctx.dataset)
-        row = ev.result_row(res, dataset=ctx.dataset, task=task, features=fs, model=model,
-                            protocol=protocols[run], normalisation=norm, profile=ctx.profile,
-                            notebook=notebook, params=params(task, model, fs, norm) if params else None,
-                            train_corpora=train, test_corpora=test, run=ctx.run)
-        ev.record(ctx.lay.results, row, res)
-        results[run] = res
+        results[run] = _record(ctx, run, res, corpus, notebook, params(*run[:4]) if params else None)
         if keep is not None:
             kept[run] = keep
-    return {r: results[r] for r in runs}, kept
+    voices = {}
+    for run in runs:
+        if run[0] in ev.VOICE_CONSTANT_TASKS and run[3] == "none" and _protocol(run) != ev.RANDOM_SPLIT:
+            voiced = run[:3] + (ev.VOICE,) + run[4:]
+            voices[voiced] = _record(ctx, voiced, ev.per_voice(results[run], meta["actor"]), corpus, notebook,
+                                     {**(params(*run[:4]) if params else {}), "voice": "majority of the voice's single-clip answers"})
+    return {**{r: results[r] for r in runs}, **voices}, kept
+
+
+def _protocol(run: tuple) -> str:
+    return run[4] if len(run) > 4 else ev.SPEAKER_INDEPENDENT
+
+
+def _record(ctx: Context, run: tuple, res, corpus, notebook: str, params: dict | None):
+    """Write one run's row of ``summary.csv`` (and its folds and predictions); returns ``res``."""
+    task, model, fs, norm = run[:4]
+    train, test = ev.corpora_of(_protocol(run), corpus, ctx.dataset)
+    row = ev.result_row(res, dataset=ctx.dataset, task=task, features=fs, model=model, protocol=_protocol(run),
+                        normalisation=norm, profile=ctx.profile, notebook=notebook, params=params,
+                        train_corpora=train, test_corpora=test, run=ctx.run)
+    ev.record(ctx.lay.results, row, res)
+    return res
 
 
 def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):

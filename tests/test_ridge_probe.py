@@ -209,6 +209,8 @@ def test_union_times_beside_a_one_corpus_run(tmp_path):
     assert "do not name the machine" in report.union_times_markdown(older, union)
     shared = _executed(tmp_path / "rav2", "ravdess", [("00_download", "2026-12-06T02:30:00", 6.0)])
     assert "overlapped in time" in report.union_times_markdown(shared, union)
+    between = _executed(tmp_path / "rav5", "ravdess", [("00_download", "2026-12-06T02:00:30", 6.0)])  # in a gap
+    assert "overlapped" not in report.union_times_markdown(between, union)
     with pytest.raises(LookupError):                                     # the runs the wrong way round
         report.union_times_markdown(union, base)
 

@@ -194,7 +194,17 @@ def times_markdown(times: pd.DataFrame, dataset: str) -> str:
 
 def _span(t: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     """When a run's first notebook started and its last one ended."""
-    return t.start.min(), (t.start + pd.to_timedelta(t.seconds, unit="s")).max()
+    return t.start.min(), _ends(t).max()
+
+
+def _ends(t: pd.DataFrame) -> pd.Series:
+    return t.start + pd.to_timedelta(t.seconds, unit="s")
+
+
+def overlapped(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether a notebook of one run ran while a notebook of the other did (they shared the machine);
+    a notebook re-run on its own after the other run is not an overlap."""
+    return any(s1 < e2 and s2 < e1 for s1, e1 in zip(a.start, _ends(a)) for s2, e2 in zip(b.start, _ends(b)))
 
 
 def union_times_markdown(base: pd.DataFrame, union: pd.DataFrame) -> str:
@@ -219,7 +229,7 @@ def union_times_markdown(base: pd.DataFrame, union: pd.DataFrame) -> str:
     lines.append(f"| **notebooks both timed ({len(both)})** | **{tb / 60:.0f} min** | **{tu / 60:.0f} min** | "
                  f"**{tu / tb:.2f} ×** |" if tb > 0 else "| **notebooks both timed** | — | — | — |")
     (b0, b1), (u0, u1) = _span(b), _span(u)
-    overlap = b0 < u1 and u0 < b1
+    overlap = overlapped(b, u)
     same = same_machine(b, u)
     where = {True: f"both on one machine{_machines(pd.concat([b, u]))}, with no reboot between them. ",
              False: "**on two machines (or with a reboot between them): the ratio compares machines as much as "

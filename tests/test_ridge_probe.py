@@ -211,6 +211,11 @@ def test_union_times_beside_a_one_corpus_run(tmp_path):
     assert "overlapped in time" in report.union_times_markdown(shared, union)
     between = _executed(tmp_path / "rav5", "ravdess", [("00_download", "2026-12-06T02:00:30", 6.0)])  # in a gap
     assert "overlapped" not in report.union_times_markdown(between, union)
+    assert "re-run" not in md
+    retimed = _executed(tmp_path / "uni2", "ravdess+cremad", [("00_download", "2026-12-06T02:00:00", 12.0),
+                                                              ("02_features", "2026-12-06T05:00:00", 60.0),
+                                                              ("03_classical_baselines", "2026-12-06T02:01:00", 900.0)])
+    assert "(`02_features` re-run on its own at 05:00)" in report.union_times_markdown(base, retimed)
     with pytest.raises(LookupError):                                     # the runs the wrong way round
         report.union_times_markdown(union, base)
 

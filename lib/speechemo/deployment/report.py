@@ -83,8 +83,10 @@ def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
 
 
 def _protocol_label(protocol: str, train: str, test: str) -> str:
+    """The column of a row: pooled (the union's speaker folds), within a corpus (its speaker folds,
+    trained on it alone -- also a union run's models that ran on its first corpus only), or train → test."""
     if protocol == ev.SPEAKER_INDEPENDENT:
-        return "pooled"
+        return f"within {train}" if train == test and "+" not in str(train) else "pooled"
     kind, _, name = protocol.partition(":")
     return f"within {name}" if kind == ev.WITHIN else f"{train} → {test}"
 
@@ -93,8 +95,9 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
     """For a union of corpora: the best UA ± std per task, normalisation and protocol (within each
     corpus, pooled, leave-one-corpus-out), with the model and features that reached it (rows whose
     normalisation removes their target, from runs before such runs were dropped, are not shown)."""
-    s = summary[(summary.dataset == dataset) & (summary.protocol != ev.RANDOM_SPLIT)
-                & [not ev.removes_the_target(t, n) for t, n in zip(summary.task, summary.normalisation)]].copy()
+    meaningful = pd.Series([not ev.removes_the_target(t, n) for t, n in zip(summary.task, summary.normalisation)],
+                           index=summary.index, dtype=bool)
+    s = summary[(summary.dataset == dataset) & (summary.protocol != ev.RANDOM_SPLIT) & meaningful].copy()
     if s.empty or not s.protocol.str.contains(":").any():
         raise LookupError(f"no within-corpus or leave-one-corpus-out rows for dataset {dataset!r} in summary.csv")
     s["column"] = [_protocol_label(p, tr, te) for p, tr, te in zip(s.protocol, s.train_corpora, s.test_corpora)]

@@ -32,8 +32,9 @@ RANDOM_SPLIT = "random_split"
 WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, trained on it alone
 LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
 VOICE = "voice"         # normalisation of a row whose clips all get their voice's answer (``per_voice``)
-#: tasks whose label is constant within a voice: z-scoring each speaker would remove the very thing to
-#: predict, so they are not run with per-speaker normalisation; they get a ``voice`` row instead
+#: tasks whose label is constant within a voice: z-scoring each speaker's clip vectors removes each voice's
+#: constant offset, most of what carries them, so they are not run with per-speaker normalisation; they get
+#: a ``voice`` row instead
 VOICE_CONSTANT_TASKS = ("gender",)
 KEY = ["dataset", "task", "features", "model", "protocol", "normalisation"]
 SUMMARY_COLUMNS = KEY + ["train_corpora", "test_corpora", "wa", "wa_std", "ua", "ua_std", "macro_f1", "macro_f1_std", "n_folds",
@@ -182,8 +183,9 @@ def normalisations_for(corpus: np.ndarray | None, base: list[str]) -> list[str]:
 
 
 def removes_the_target(task: str, how: str) -> bool:
-    """Whether normalisation ``how`` removes what ``task`` predicts: per-speaker z-scoring of a task
-    constant within a voice (gender) -- such a run is at chance by construction and is not run."""
+    """Whether normalisation ``how`` removes most of what ``task`` predicts: per-speaker z-scoring of a
+    task constant within a voice (gender) takes away each voice's offset (the encoder's gender rows with
+    it were at chance) -- such a run is not run; the voice row answers the same request."""
     return how == "speaker" and task in VOICE_CONSTANT_TASKS
 
 

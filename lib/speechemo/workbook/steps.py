@@ -216,15 +216,16 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     fold function of one run (with ``keep_for``, it also gets ``keep``: a list the fold function
     fills with fitted models, for the runs where ``keep_for(run)`` is true); ``params`` (same
     arguments) what to record with it. Workers only compute; this process alone writes the
-    results. A run whose normalisation removes its target (``evaluation.removes_the_target``: gender
-    z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
+    results. A run whose normalisation removes most of its target (``evaluation.removes_the_target``:
+    gender z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
     row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Returns
     ``(results, kept)`` keyed by run."""
 
     skipped = [r for r in runs if ev.removes_the_target(r[0], r[3])]
     if skipped:
-        print(f"not run ({len(skipped)}): z-scoring each speaker removes {', '.join(sorted({r[0] for r in skipped}))} "
-              f"itself (constant within a voice); its '{ev.VOICE}' rows give each clip its voice's answer instead")
+        print(f"not run ({len(skipped)}): z-scoring each speaker removes most of what carries "
+              f"{', '.join(sorted({r[0] for r in skipped}))} (constant within a voice); its '{ev.VOICE}' rows give "
+              "each clip its voice's answer instead")
     runs = [r for r in runs if r not in skipped]
     ex = executor or Executor("", 1, 2)
     actors, corpus = meta["actor"].to_numpy(), corpus_column(meta)

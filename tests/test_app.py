@@ -261,6 +261,13 @@ def test_page_of_a_union_names_its_corpora_and_unseen_corpus_accuracy(bundle_dir
     (union / "preprocessing.json").write_text(json.dumps(spec))
     page = create_app(union).test_client().get("/").get_data(as_text=True)
     assert "cremad 45.8 %" in page and "ravdess 55.4 %" in page and "cremad 41.2 %" not in page
+    assert "per voice" not in page
+    # a gender head measured per voice as the app answers several clips of one voice: both figures, labelled
+    spec["heads"]["gender"]["unseen_corpus_as_deployed"] = {"cremad": {"ua": 0.953, "wa": 0.953, "clips": 7441,
+                                                                      "voice_accuracy": 0.989, "voices": 91}}
+    (union / "preprocessing.json").write_text(json.dumps(spec))
+    page = create_app(union).test_client().get("/").get_data(as_text=True)
+    assert "cremad 95.3 % (one answer per voice from all its clips: 98.9 % of 91 voices)" in page
 
 
 def test_predict_cli(bundle_dir, tiny_table, capsys, tmp_path):

@@ -127,6 +127,27 @@ def test_the_card_names_the_view_a_head_was_fitted_on():
     assert "best clean UA of the workbook" not in text   # the deployed head is the best one
 
 
+def test_the_card_gives_the_gender_heads_answer_per_voice_on_an_unseen_corpus():
+    from speechemo.deployment import card
+
+    head = {"name": "gender", "task": "gender", "labels": ["female", "male"], "model": "ridge",
+            "features": ["whisper_base"], "normalisation": "none", "temperature": 1.0,
+            "speaker_independent": {"ua": 0.98, "ua_std": 0.01, "wa": 0.98, "wa_std": 0.01, "macro_f1": 0.98},
+            "calibration": {"ece_before": 0.02, "ece_after": 0.01, "ece_after_std": 0.01},
+            "best_overall": {"model": "ridge", "features": "whisper_base", "normalisation": "none", "ua": 0.98},
+            "unseen_corpus_as_deployed": {"cremad": {"wa": 0.953, "ua": 0.953, "clips": 7441, "recall_female": 0.936,
+                                                     "recall_male": 0.97, "voice_accuracy": 0.989, "voices": 91,
+                                                     "voice_recall_female": 0.977, "voice_recall_male": 1.0}}}
+    text = card.model_card({"dataset": "ravdess+cremad", "synthetic": False, "heads": {"gender": head}}, {}, 10, 4)
+    assert "recall by class: female 93.6 %, male 97.0 %" in text
+    assert ("one answer per voice from all its clips (the mean of their probabilities, as the app's overall answer "
+            "for several clips of one voice; 91 voices of cremad): accuracy 98.9 %; recall by class: female 97.7 %, "
+            "male 100.0 %") in text
+    del head["unseen_corpus_as_deployed"]["cremad"]["voice_accuracy"]
+    assert "one answer per voice" not in card.model_card({"dataset": "ravdess+cremad", "synthetic": False,
+                                                          "heads": {"gender": head}}, {}, 10, 4)
+
+
 def test_a_folds_own_clips_never_enter_the_unseen_corpus_ua_of_its_choice():
     """The robustness suite's per-clip unseen-corpus predictions: on each outer fold the choice reads
     them without that fold's speakers. With every clip, whisper_base holds up better on the unseen

@@ -173,3 +173,42 @@ def test_speaker_heads_are_scored_on_the_unseen_corpus_with_each_statistic():
     assert robustness.speaker_unseen_predictions(plan[1:], tables, meta, corpus, budget, 1, False).empty
     worst = unseen_corpus.worst_ua(pred, "statistic")
     assert set(worst) == set(STATISTICS) and all(0.0 <= v <= 1.0 for v in worst.values())
+
+
+def test_one_answer_per_voice_is_the_argmax_of_its_clips_mean_probabilities():
+    """As the app's overall answer for several clips of one voice: two clips narrowly female and one
+    surely male make a male voice (a vote on the labels would say female)."""
+    import pandas as pd
+    from speechemo.protocol import evaluation as ev
+
+    proba = pd.DataFrame({"female": [0.55, 0.55, 0.01, 0.9, 0.8], "male": [0.45, 0.45, 0.99, 0.1, 0.2]})
+    out = ev.voice_scores(proba, np.array(["male", "male", "male", "female", "female"]), np.array([7, 7, 7, 8, 8]))
+    assert out == {"voice_accuracy": 1.0, "voices": 2, "voice_recall_female": 1.0, "voice_recall_male": 1.0}
+
+
+def test_the_deployed_gender_head_is_also_scored_per_voice_on_the_unseen_corpus():
+    """``scores_by_corpus`` adds one answer per voice (mean probabilities) when every voice has one
+    label, counted over voices; a task whose labels vary within a voice gets none."""
+    import pandas as pd
+
+    rows = []  # held-out corpus b: voice 1 (female) wrong on one clip of three, voice 2 (male) wrong on average
+    for actor, truth, p_female in ((1, "female", (0.9, 0.8, 0.3)), (2, "male", (0.6, 0.7, 0.2))):
+        rows += [{"held_out": "b", "actor": actor, "true": truth, "pred": "female" if p > 0.5 else "male",
+                  "p_female": p, "p_male": 1 - p} for p in p_female]
+    pred = pd.DataFrame(rows)
+    out = unseen_corpus.scores_by_corpus(pred)["b"]
+    assert out["wa"] == 3 / 6 and out["voices"] == 2
+    assert out["voice_accuracy"] == 0.5 and out["voice_recall_female"] == 1.0 and out["voice_recall_male"] == 0.0
+    emotion = pred.assign(true=["x", "y", "x", "y", "x", "y"])  # labels vary within a voice: no voice answer
+    assert "voice_accuracy" not in unseen_corpus.scores_by_corpus(emotion)["b"]
+
+
+def test_held_out_predictions_carry_each_clips_voice_and_calibrated_probabilities():
+    X, y, actors, corpus = _two_corpora()
+    gender = np.where(actors % 2 == 0, "female", "male")  # one label per voice
+    pred = unseen_corpus.held_out_predictions("ridge", X, gender, actors, corpus, profiles.get("quick").training)
+    assert {"actor", "p_female", "p_male"} <= set(pred.columns)
+    assert np.allclose(pred[["p_female", "p_male"]].sum(axis=1), 1.0)
+    assert (pred.actor.to_numpy() == actors[pred.row.to_numpy(int)]).all()
+    out = unseen_corpus.scores_by_corpus(pred)
+    assert out["b"]["voices"] == 4 and out["a"]["voices"] == 6

@@ -85,20 +85,10 @@ def transfer_probe(blocks: dict[str, np.ndarray], y: np.ndarray, corpus: np.ndar
         row = {"features": block, "train": a, "test": b, "accuracy": float((pred == y[te]).mean()),
                "ua": float(np.mean(list(recall.values()))), **recall}
         if voices is not None:
-            row.update(_voice_answers(model, X[te], y[te], np.asarray(voices)[te], shared))
+            row.update(ev.voice_scores(pd.DataFrame(model.predict_proba(X[te]), columns=model.classes_)[shared],
+                                       y[te], np.asarray(voices)[te]))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _voice_answers(model, X: np.ndarray, y: np.ndarray, voices: np.ndarray, classes: list[str]) -> dict[str, float]:
-    """One answer per voice (argmax of its clips' mean probabilities): accuracy and recall per class
-    over voices (a voice's true class is its clips' most common label)."""
-    proba = pd.DataFrame(model.predict_proba(X), columns=model.classes_).groupby(voices).mean()
-    answer = proba.idxmax(axis=1)
-    truth = pd.Series(y).groupby(voices).agg(lambda v: v.mode().iloc[0]).loc[answer.index]
-    out = {"voice_accuracy": float((answer == truth).mean())}
-    out.update({f"voice_recall_{c}": float((answer[truth == c] == c).mean()) for c in classes if (truth == c).any()})
-    return out
 
 
 def speaker_adaptation_curve(X: np.ndarray, y: np.ndarray, actors: np.ndarray, task: str, fit_normalised: Fitter,

@@ -77,6 +77,12 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
         lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "
                      f"on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
                      f"UA {percent(u['ua'])}; recall by class: {recalls}")
+        if u.get("voice_accuracy") is not None:
+            lines.append(f"  * one answer per voice from all its clips (the mean of their probabilities, as the app's "
+                         f"overall answer for several clips of one voice; {u['voices']} voices of {corpus}): accuracy "
+                         f"{percent(u['voice_accuracy'])}; recall by class: "
+                         + ", ".join(f"{k[len('voice_recall_'):]} {percent(v)}" for k, v in u.items()
+                                     if k.startswith("voice_recall_")))
     nested = e.get("nested")
     if nested:
         lines.append(f"* **the choice itself cross-validated** (nested: on each fold, the head the same rule picks from "

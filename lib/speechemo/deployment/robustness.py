@@ -22,7 +22,7 @@ from speechemo.models import classical
 from speechemo.protocol import evaluation as ev
 from speechemo.foundations.executor import Executor
 from speechemo.deployment.export import KEY, SINGLE_TASKS, deployable, feature_matrix, model_params, unseen_corpus
-from speechemo.deployment.unseen_corpus import held_out_predictions, scores_by_corpus, ua_table
+from speechemo.deployment.unseen_corpus import held_out_predictions, probability_columns, scores_by_corpus, ua_table
 from speechemo.foundations.files import atomic_path
 from speechemo.data.metadata import file_md5
 
@@ -181,11 +181,13 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
     corpus: ``file``, ``true`` and ``pred`` of the candidate fitted on every clip of the other
     corpora, as the deployed head is (not capped like the suite's fold fits: the cap changes which
     recipe holds up; the augmentation copies of those corpora's speakers added). Per clip, so that
-    the nested choice can leave a fold's speakers out. Empty with one corpus."""
+    the nested choice can leave a fold's speakers out; with each clip's ``actor`` and calibrated
+    probabilities (``p_<class>``, empty for the classes of other tasks), from which a gender head is
+    also scored one answer per voice. Empty with one corpus."""
     from tqdm import tqdm
 
     if corpus is None or len(set(np.asarray(corpus).tolist())) < 2:
-        return pd.DataFrame(columns=KEY + ["training", "held_out", "file", "true", "pred"])
+        return pd.DataFrame(columns=KEY + ["training", "held_out", "file", "actor", "true", "pred"])
     frames = []
     actors, files = meta["actor"].to_numpy(), meta.index.to_numpy()
     for cand in tqdm(list(candidates.itertuples()), desc="unseen corpus", disable=not progress):
@@ -198,7 +200,8 @@ def unseen_corpus_predictions(candidates: pd.DataFrame, clean: dict[str, pd.Data
             frames.append(pred.assign(task=cand.task, model=cand.model, features=cand.features,
                                       normalisation=cand.normalisation, training=training,
                                       file=files[pred.row.to_numpy(int)]).drop(columns="row"))
-    return pd.concat(frames, ignore_index=True)[KEY + ["training", "held_out", "file", "true", "pred"]]
+    out = pd.concat(frames, ignore_index=True)
+    return out[KEY + ["training", "held_out", "file", "actor", "true", "pred"] + probability_columns(out, complete=False)]
 
 
 def speaker_unseen_predictions(heads_plan: list[dict], clean: dict[str, pd.DataFrame], meta: pd.DataFrame,

@@ -17,12 +17,15 @@ import pandas as pd
 from speechemo.models import calibration
 from speechemo.protocol import evaluation as ev
 
+PROBA = "p_"  # prefix of the probability columns of per-clip predictions
+
 
 def held_out_predictions(model: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, corpus: np.ndarray | None,
                          budget, params: dict | None = None, extra: tuple | None = None,
                          n_jobs: int = 2) -> pd.DataFrame:
     """Per clip of each held-out corpus, over the classes it shares with the others: its row in ``X``
-    (``row``), ``held_out``, ``true`` and ``pred`` of the head fitted on every clip of the other
+    (``row``), ``held_out``, ``actor``, ``true``, ``pred`` and the calibrated probabilities
+    (``p_<class>``) of the head fitted on every clip of the other
     corpora, as the deployed head is (``budget.max_train`` is not applied). ``extra``: augmentation
     rows, of which those of the training speakers in the shared classes are added. Empty with one
     corpus."""
@@ -34,20 +37,39 @@ def held_out_predictions(model: str, X: np.ndarray, y: np.ndarray, actors: np.nd
         te = np.flatnonzero((corpus == held) & np.isin(y, shared))
         aug = None if extra is None else tuple(a[np.isin(extra[1], shared)] for a in extra)
         head = calibration.fit_head(model, X[tr], y[tr], actors[tr], budget, shared, params, n_jobs, extra=aug)
-        frames.append(pd.DataFrame({"row": te, "held_out": str(held), "true": y[te],
-                                    "pred": np.asarray(head.predict(X[te]))}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "held_out", "true", "pred"])
+        proba = head.proba(X[te])
+        frames.append(pd.DataFrame({"row": te, "held_out": str(held), "actor": actors[te], "true": y[te],
+                                    "pred": np.asarray(head.classes)[proba.argmax(1)],
+                                    **{f"{PROBA}{c}": proba[:, i] for i, c in enumerate(head.classes)}}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "held_out", "actor", "true", "pred"])
+
+
+def probability_columns(pred: pd.DataFrame, complete: bool = True) -> list[str]:
+    """The ``p_<class>`` columns of per-clip predictions; ``complete``: only those with a number on
+    every row (predictions of several tasks stacked leave the other tasks' classes empty)."""
+    return [c for c in pred.columns if c.startswith(PROBA) and (not complete or pred[c].notna().all())]
+
+
+def one_label_per_voice(pred: pd.DataFrame) -> bool:
+    """Whether every voice of these rows has a single true label (gender: yes; emotion: no)."""
+    return "actor" in pred.columns and bool((pred.groupby("actor").true.nunique() == 1).all())
 
 
 def scores_by_corpus(pred: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Per held-out corpus of ``held_out_predictions``: accuracy (``wa``), UA, macro-F1, clips and each
-    class's recall (``recall_<class>``), over the classes of that corpus's rows."""
+    class's recall (``recall_<class>``), over the classes of that corpus's rows. For a task with one
+    label per voice (gender) and rows carrying probabilities, also one answer per voice as the app
+    gives it for several clips of one voice (``evaluation.voice_scores``: ``voice_accuracy``,
+    ``voice_recall_<class>``, ``voices``)."""
     out = {}
     for held, g in pred.groupby("held_out", sort=False):
         truth, guess = g.true.to_numpy(), g.pred.to_numpy()
         shared = sorted(set(truth))
         out[str(held)] = {**ev.scores(truth, guess, shared), "clips": int(len(g)),
                           **{f"recall_{c}": float((guess[truth == c] == c).mean()) for c in shared}}
+        if one_label_per_voice(g) and probability_columns(g):  # as the app answers several clips of one voice
+            proba = g[probability_columns(g)].rename(columns=lambda c: c[len(PROBA):])
+            out[str(held)].update(ev.voice_scores(proba, truth, g.actor.to_numpy()))
     return out
 
 

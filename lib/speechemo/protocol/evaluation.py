@@ -249,6 +249,20 @@ def per_voice(res: CVResult, speakers: pd.Series) -> CVResult:
     return CVResult(res.classes, pd.DataFrame(rows), p, 0.0)
 
 
+def voice_scores(proba: pd.DataFrame, truth: np.ndarray, voices: np.ndarray) -> dict[str, float]:
+    """One answer per voice from its clips' probabilities (``proba``: one column per class, one row
+    per clip), as the app answers several clips of one voice: the argmax of their mean. Accuracy
+    (``voice_accuracy``), each class's recall (``voice_recall_<class>``) and ``voices``, counted over
+    voices, not clips; a voice's true class is its clips' most common label (read only to score)."""
+    voices = np.asarray(voices)
+    answer = proba.groupby(voices).mean().idxmax(axis=1)
+    truth = pd.Series(np.asarray(truth)).groupby(voices).agg(lambda v: v.mode().iloc[0]).loc[answer.index]
+    out = {"voice_accuracy": float((answer == truth).mean()), "voices": int(len(answer))}
+    out.update({f"voice_recall_{c}": float((answer[truth == c] == c).mean())
+                for c in proba.columns if (truth == c).any()})
+    return out
+
+
 def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], classes: list[str],
                    files: list[str] | None = None, progress: str | None = None) -> CVResult:
     """Run ``fit_predict(train_idx, test_idx, fold) -> predicted labels`` on every split.

@@ -10,6 +10,12 @@ columns are standardised with the statistics of the training rows given to ``fit
 ``decision_function`` gives
 one score per class; ``predict_proba`` a softmax of the scores divided by a temperature fitted by
 nested CV on the training data only (see ``numeric.fit_temperature``).
+
+The Gram matrix and the factorisations are computed in single precision (``single=True``): they are
+the whole cost of a fit, and single precision halves it (``tests/test_ridge_probe.py`` keeps the
+answers equal to double precision's). The smallest penalty of the grid keeps every system far from
+singular (a factorisation that fails says so and how to ask for double precision). The means,
+scales, targets, weights and the final weights are kept in double precision.
 """
 from __future__ import annotations
 
@@ -28,33 +34,43 @@ class _Gram:
     by every inner split and penalty (columns are standardised with the statistics of all the
     rows given to ``fit``: training rows only, labels unused)."""
 
-    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None):
+    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32):
         self.mu = X.mean(axis=0)
         sd = X.std(axis=0)
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
-        self.Z = (X - self.mu) / self.sd
+        self.Z = ((X - self.mu) / self.sd).astype(dtype, copy=False)
         self.G = self.Z @ self.Z.T
 
     def solve(self, rows: np.ndarray, Y: np.ndarray, w: np.ndarray, alphas) -> "_Solution":
         """Weighted, centred ridge on ``rows`` for every penalty: one Cholesky factorisation of
         the (n_rows, n_rows) system per penalty (cheaper than an eigendecomposition for a few)."""
-        from scipy.linalg import cho_factor, cho_solve
-
         wn = w / w.sum()
         Gs = self.G[np.ix_(rows, rows)]
-        g = Gs @ wn                      # each row's product with the weighted mean row
+        g = Gs @ wn.astype(Gs.dtype)     # each row's product with the weighted mean row
         s = float(wn @ g)                # the weighted mean row's squared norm
-        d = np.sqrt(w)
-        A = (Gs - g[:, None] - g[None, :] + s) * d[:, None] * d[None, :]
+        d = np.sqrt(w).astype(Gs.dtype)
+        A = Gs - g[:, None]              # centred and weighted in place (an n x n matrix per split)
+        A -= g[None, :]
+        A += Gs.dtype.type(s)
+        A *= d[:, None]
+        A *= d[None, :]
         ybar = wn @ Y
         R = d[:, None] * (Y - ybar)
-        duals = []
-        for alpha in alphas:
-            M = A.copy()
-            M[np.diag_indices_from(M)] += alpha
-            duals.append(d[:, None] * cho_solve(cho_factor(M, overwrite_a=True, check_finite=False), R,
-                                                check_finite=False))
-        return _Solution(self, rows, wn, g, s, ybar, duals)
+        return _Solution(self, rows, wn, g, s, ybar, [d[:, None] * _solve(A, alpha, R) for alpha in alphas])
+
+
+def _solve(A: np.ndarray, alpha: float, R: np.ndarray) -> np.ndarray:
+    """``(A + alpha I)^-1 R`` by Cholesky, in ``A``'s precision, returned in double."""
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    M = A.copy()  # A is shared by every penalty
+    M[np.diag_indices_from(M)] += alpha
+    try:
+        factor = cho_factor(M, overwrite_a=True, check_finite=False)
+    except LinAlgError as e:
+        raise LinAlgError(f"ridge system with penalty {alpha} is not positive definite in {A.dtype}: use larger "
+                          "penalties, or DualRidgeClassifier(single=False) for double precision") from e
+    return cho_solve(factor, R.astype(A.dtype), check_finite=False).astype(np.float64)
 
 
 class _Solution:
@@ -82,11 +98,12 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     """Ridge classifier; ``alpha`` chosen by nested CV over groups (actors) from ``alphas``."""
 
     def __init__(self, alphas: tuple[float, ...] = DEFAULT_ALPHAS, inner_folds: int = 3,
-                 balanced: bool = True, blocks: tuple[int, ...] | None = None):
+                 balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True):
         self.alphas = alphas
         self.inner_folds = inner_folds
         self.balanced = balanced
         self.blocks = blocks
+        self.single = single
 
     def _scale(self, n_columns: int) -> np.ndarray | None:
         """Column weights that give every block (e.g. encoder columns, prosodic functionals) the
@@ -123,7 +140,7 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, np.float64)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
-        gram = _Gram(X, self._scale(X.shape[1]))
+        gram = _Gram(X, self._scale(X.shape[1]), np.float32 if self.single else np.float64)
         if len(self.alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
             oof, _ = self.inner_scores(gram, y, np.asarray(groups))
             self.cv_ua_ = np.array([balanced_accuracy(y, self.classes_[o.argmax(1)]) for o in oof])

@@ -62,11 +62,14 @@ class Profile:
 # same number of clips of each. The dual ridge costs about the cube of its rows. With 4,500 rows,
 # within-CREMA-D emotion (whisper_base, six actor folds) scored UA 72.8 % against 73.9 % with every
 # training clip, and speaker-normalised 80.1 against 80.8 (2026-12-06). The ridge now solves in single
-# precision (``models.ridge``), which halved a fit (one machine, one after the other: 16.4 -> 8.5 s on
-# fold 1's 6,211 CREMA-D clips; 8.5 -> 4.6 s on 4,416 union clips): 6,300 rows, every training clip of
-# any within-CREMA-D fold (at most 6,229), now cost about what 4,500 did (9.2 s against 8.5 s).
-# Pooled and leave-one-corpus-out fits on the union stay capped. A deployed head's final fit (one
-# per head) uses every clip.
+# precision (``models.ridge``), which halves a lone fit (one machine, one after the other: 16.4 -> 8.5 s
+# on fold 1's 6,211 CREMA-D clips; 8.5 -> 4.6 s on 4,416 union clips), so the budget is 6,300 rows:
+# every training clip of any within-CREMA-D fold (at most 6,229); pooled and leave-one-corpus-out fits
+# on the union stay capped. Notebook 06 on RAVDESS + CREMA-D took 888 s against 742 s with 4,500 rows
+# in double precision (two fits at a time there, where single precision gains less), for +1.1 UA within
+# CREMA-D, +1.2 pooled and +2.2 speaker-normalised CREMA-D -> RAVDESS; on RAVDESS alone (never capped)
+# 128 s against 141 s, same rows to the last digit. A deployed head's final fit (one per head) uses
+# every clip.
 # robust_max_train: the robustness suite (07) ranks candidates and their two recipes (clean,
 # augmented) against each other, 12 fits per candidate; it trains on at most 2,000 clips per fit,
 # which RAVDESS (1,200) never reaches. One ridge fit on RAVDESS + CREMA-D (whisper_base, emotion)

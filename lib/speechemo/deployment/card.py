@@ -48,6 +48,11 @@ def unseen_source(e: dict) -> str:
             if e.get("training") == "augmented" else "; measured in notebook 06")
 
 
+def _recalls(scores: dict, prefix: str) -> str:
+    """'female 93.6 %, male 97.0 %' from the ``<prefix><class>`` entries of a scores dict."""
+    return ", ".join(f"{k[len(prefix):]} {percent(v)}" for k, v in scores.items() if k.startswith(prefix))
+
+
 def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> list[str]:
     m, c, b = e["speaker_independent"], e["calibration"], e["best_overall"]
     fitted = e.get("fitted_on") or "+".join(e["features"])  # a view is served on its base set
@@ -73,16 +78,14 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
                      "the classes both share): " + ", ".join(f"{c} UA {percent(v)}" for c, v in e["unseen_corpus"].items())
                      + unseen_source(e))
     for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
-        recalls = ", ".join(f"{k[len('recall_'):]} {percent(v)}" for k, v in u.items() if k.startswith("recall_"))
+        recalls = _recalls(u, "recall_")
         lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "
                      f"on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
                      f"UA {percent(u['ua'])}; recall by class: {recalls}")
         if u.get("voice_accuracy") is not None:
             lines.append(f"  * one answer per voice from all its clips (the mean of their probabilities, as the app's "
                          f"overall answer for several clips of one voice; {u['voices']} voices of {corpus}): accuracy "
-                         f"{percent(u['voice_accuracy'])}; recall by class: "
-                         + ", ".join(f"{k[len('voice_recall_'):]} {percent(v)}" for k, v in u.items()
-                                     if k.startswith("voice_recall_")))
+                         f"{percent(u['voice_accuracy'])}; recall by class: {_recalls(u, 'voice_recall_')}")
     nested = e.get("nested")
     if nested:
         lines.append(f"* **the choice itself cross-validated** (nested: on each fold, the head the same rule picks from "

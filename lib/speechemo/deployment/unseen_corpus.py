@@ -67,8 +67,9 @@ def scores_by_corpus(pred: pd.DataFrame) -> dict[str, dict[str, float]]:
         shared = sorted(set(truth))
         out[str(held)] = {**ev.scores(truth, guess, shared), "clips": int(len(g)),
                           **{f"recall_{c}": float((guess[truth == c] == c).mean()) for c in shared}}
-        if one_label_per_voice(g) and probability_columns(g):  # as the app answers several clips of one voice
-            proba = g[probability_columns(g)].rename(columns=lambda c: c[len(PROBA):])
+        columns = probability_columns(g)
+        if columns and one_label_per_voice(g):  # as the app answers several clips of one voice
+            proba = g[columns].rename(columns=lambda c: c[len(PROBA):])
             out[str(held)].update(ev.voice_scores(proba, truth, g.actor.to_numpy()))
     return out
 

@@ -38,6 +38,46 @@ def test_equals_scikit_learn_ridge_for_a_fixed_penalty():
                                atol=1e-8)
 
 
+def _rings(n=240, seed=0):
+    """Two classes on concentric rings in two of five columns: no hyperplane separates them."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["inner", "outer"] * (n // 2))
+    radius = np.where(y == "inner", 1.0, 2.5) + 0.2 * rng.standard_normal(n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle), rng.standard_normal((n, 3))])
+    return X, y, np.repeat(np.arange(1, 13), n // 12)
+
+
+def test_gaussian_kernel_separates_what_no_hyperplane_can():
+    X, y, actors = _rings()
+    tr, te = actors <= 8, actors > 8
+    ua = {k: ev.balanced_accuracy(y[te], DualRidgeClassifier(kernel=k).fit(X[tr], y[tr], actors[tr] % 3).predict(X[te]))
+          for k in ("linear", "rbf")}
+    assert ua["rbf"] > 0.95 and ua["linear"] < 0.75, ua
+    with pytest.raises(ValueError, match="unknown kernel"):
+        DualRidgeClassifier(kernel="poly").fit(X[tr], y[tr])
+
+
+def test_gaussian_kernel_predicts_as_textbook_kernel_ridge():
+    """Scores of new rows equal kernel ridge written out: standardise with the training rows,
+    kernel width the median squared distance between distinct training rows, kernel centred on
+    the training rows, intercept the mean target (equal classes: every weight 1)."""
+    X, y, _ = _rings(n=160, seed=4)
+    tr, te = np.arange(120), np.arange(120, 160)
+    m = DualRidgeClassifier(alphas=(0.5,), kernel="rbf", single=False).fit(X[tr], y[tr])
+    mu, sd = X[tr].mean(0), X[tr].std(0)
+    Z, Zt = (X[tr] - mu) / sd, (X[te] - mu) / sd
+    D = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    w = np.median(D[np.triu_indices(len(Z), 1)])
+    K, Kt = np.exp(-D / w), np.exp(-((Zt[:, None] - Z[None]) ** 2).sum(-1) / w)
+    H = np.eye(len(Z)) - 1 / len(Z)
+    Y = np.where(y[tr][:, None] == np.unique(y)[None], 1.0, -1.0)
+    dual = np.linalg.solve(H @ K @ H + 0.5 * np.eye(len(Z)), Y - Y.mean(0))
+    Kt_c = Kt - Kt.mean(1, keepdims=True) - K.mean(0)[None] + K.mean()
+    np.testing.assert_allclose(m.decision_function(X[te]), Kt_c @ dual + Y.mean(0), atol=1e-8)
+    assert classical.make_model("ridge_rbf", profiles.get("quick").training).kernel == "rbf"
+
+
 def test_single_precision_gives_double_precisions_answers():
     """The default solves in float32 (half the time): same penalty, temperature, answers, and scores
     equal to double precision's to a few parts in 10^5 of their spread."""

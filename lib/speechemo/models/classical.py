@@ -1,4 +1,5 @@
-"""Classical models (the seed's LR, RF and XGBoost, plus an RBF SVM) behind one interface."""
+"""Classical models (the seed's LR, RF and XGBoost, plus an RBF SVM) and the ridge (linear, or with a
+Gaussian kernel) behind one interface."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,8 @@ from speechemo.foundations.numeric import balanced_accuracy
 from speechemo.foundations.profiles import Budget
 from speechemo.models.ridge import DualRidgeClassifier
 
-MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge")
+MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge", "ridge_rbf")
+RIDGES = {"ridge": "linear", "ridge_rbf": "rbf"}  # model name -> kernel of the dual ridge
 
 
 def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:
@@ -43,14 +45,13 @@ def make_model(name: str, budget: Budget, seed: int = 0, threads: int = 2):
                              random_state=seed, verbosity=0)
     if name == "svm_rbf":
         return SVC(kernel="rbf", C=1.0, gamma="scale", class_weight="balanced")
-    if name == "ridge":
-
-        return DualRidgeClassifier(inner_folds=budget.inner_folds)
+    if name in RIDGES:
+        return DualRidgeClassifier(inner_folds=budget.inner_folds, kernel=RIDGES[name])
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
 def pipeline(name: str, budget: Budget, seed: int = 0, threads: int = 2) -> Pipeline:
-    if name == "ridge":  # standardises inside, on the rows of each (inner) fit
+    if name in RIDGES:  # standardises inside, on the rows of each (inner) fit
         return Pipeline([("model", make_model(name, budget, seed, threads))])
     return Pipeline([("scale", StandardScaler()), ("model", make_model(name, budget, seed, threads))])
 
@@ -83,7 +84,7 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
         cv = inner_splits(yi, actors, budget.inner_folds)
         est = GridSearchCV(est, grid, scoring=make_scorer(balanced_accuracy), cv=cv, n_jobs=n_jobs)
         est.fit(X, yi)
-    elif name == "ridge":  # penalty and temperature chosen by nested CV over training actors
+    elif name in RIDGES:  # penalty and temperature chosen by nested CV over training actors
         est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds))
     elif name == "xgboost":
         est.fit(X, yi, model__sample_weight=compute_sample_weight("balanced", yi))

@@ -11,6 +11,13 @@ columns are standardised with the statistics of the training rows given to ``fit
 one score per class; ``predict_proba`` a softmax of the scores divided by a temperature fitted by
 nested CV on the training data only (see ``numeric.fit_temperature``).
 
+``kernel="rbf"`` turns it into kernel ridge with a Gaussian kernel ``exp(-|z - z'|^2 / w)`` on the
+standardised rows, ``w`` the median squared distance between training rows (the textbook median
+heuristic, a fixed rule, not tuned): the same dual system with the kernel in place of the Gram
+matrix, its penalty from ``RBF_ALPHAS`` by the same nested CV. It is not linear in the columns, so
+prediction keeps the standardised training rows (about 200 MB for 7,000 clips of 7,168 columns):
+an evaluation model, not one the bundle deploys (``deployment.export.DEPLOYABLE_MODELS``).
+
 The Gram matrix and the factorisations are computed in single precision (``single=True``): they are
 the whole cost of a fit, and single precision halved a lone fit on 6,211 clips (16.4 -> 8.5 s, one
 machine, one after the other; less with two fits at a time); ``tests/test_ridge_probe.py`` keeps the
@@ -28,6 +35,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from speechemo.foundations.numeric import balanced_accuracy, fit_temperature, softmax
 
 DEFAULT_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
+RBF_ALPHAS = (0.1, 0.3, 1.0, 3.0)  # a Gaussian kernel's entries are at most 1: penalties on its scale
+KERNELS = ("linear", "rbf")
+MEDIAN_ROWS = 1500  # rows whose pairwise distances give the kernel width (evenly spaced, deterministic)
 
 
 class _Gram:
@@ -35,12 +45,35 @@ class _Gram:
     by every inner split and penalty (columns are standardised with the statistics of all the
     rows given to ``fit``: training rows only, labels unused)."""
 
-    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32):
+    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32, kernel: str = "linear"):
         self.mu = X.mean(axis=0)
         sd = X.std(axis=0)
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
         self.Z = ((X - self.mu) / self.sd).astype(dtype, copy=False)
         self.G = self.Z @ self.Z.T
+        self.width = None
+        if kernel == "rbf":  # the Gaussian kernel from the Gram matrix, in place
+            sq = np.diag(self.G).copy()
+            self.G *= -2
+            self.G += sq[:, None]
+            self.G += sq[None, :]
+            np.maximum(self.G, 0, out=self.G)
+            self.width = median_distance(self.G)
+            self.G /= -self.width
+            np.exp(self.G, out=self.G)
+        elif kernel != "linear":
+            raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
+
+    def kernel_to(self, Zx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The kernel between standardised new rows ``Zx`` and the training rows ``rows``."""
+        Zr = self.Z[rows]
+        K = Zx.astype(Zr.dtype, copy=False) @ Zr.T
+        if self.width is None:
+            return K
+        D = (Zx.astype(np.float64) ** 2).sum(axis=1)[:, None].astype(K.dtype) - 2 * K
+        D += (Zr.astype(np.float64) ** 2).sum(axis=1)[None, :].astype(K.dtype)
+        np.maximum(D, 0, out=D)
+        return np.exp(-D / self.width)
 
     def solve(self, rows: np.ndarray, Y: np.ndarray, w: np.ndarray, alphas) -> "_Solution":
         """Weighted, centred ridge on ``rows`` for every penalty: one Cholesky factorisation of
@@ -58,6 +91,15 @@ class _Gram:
         ybar = wn @ Y
         R = d[:, None] * (Y - ybar)
         return _Solution(self, rows, wn, g, s, ybar, [d[:, None] * _solve(A, alpha, R) for alpha in alphas])
+
+
+def median_distance(D: np.ndarray, rows: int = MEDIAN_ROWS) -> float:
+    """The median squared distance between distinct training rows (of at most ``rows`` evenly
+    spaced ones), from their matrix of squared distances ``D``."""
+    pick = np.unique(np.linspace(0, len(D) - 1, min(rows, len(D))).astype(int))
+    sub = D[np.ix_(pick, pick)]
+    med = float(np.median(sub[np.triu_indices(len(pick), 1)])) if len(pick) > 1 else 0.0
+    return med if med > 0 else 1.0
 
 
 def _solve(A: np.ndarray, alpha: float, R: np.ndarray) -> np.ndarray:
@@ -82,7 +124,10 @@ class _Solution:
 
     def scores(self, other: np.ndarray) -> list[np.ndarray]:
         """Decision scores of the gram's rows ``other`` for every penalty."""
-        Gx = self.gram.G[np.ix_(other, self.rows)]
+        return self.scores_from(self.gram.G[np.ix_(other, self.rows)])
+
+    def scores_from(self, Gx: np.ndarray) -> list[np.ndarray]:
+        """Decision scores for every penalty from the kernel ``Gx`` of some rows with ``self.rows``."""
         Kx = Gx - (Gx @ self.wn)[:, None] - self.g[None, :] + self.s
         return [Kx @ dual + self.ybar for dual in self.duals]
 
@@ -96,15 +141,23 @@ class _Solution:
 
 
 class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
-    """Ridge classifier; ``alpha`` chosen by nested CV over groups (actors) from ``alphas``."""
+    """Ridge classifier; ``alpha`` chosen by nested CV over groups (actors) from ``alphas``
+    (default: ``DEFAULT_ALPHAS`` for the linear kernel, ``RBF_ALPHAS`` for ``kernel="rbf"``)."""
 
-    def __init__(self, alphas: tuple[float, ...] = DEFAULT_ALPHAS, inner_folds: int = 3,
-                 balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True):
+    def __init__(self, alphas: tuple[float, ...] | None = None, inner_folds: int = 3,
+                 balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True,
+                 kernel: str = "linear"):
         self.alphas = alphas
         self.inner_folds = inner_folds
         self.balanced = balanced
         self.blocks = blocks
         self.single = single
+        self.kernel = kernel
+
+    def _alphas(self) -> tuple[float, ...]:
+        if self.alphas is not None:
+            return tuple(self.alphas)
+        return RBF_ALPHAS if self.kernel == "rbf" else DEFAULT_ALPHAS
 
     def _scale(self, n_columns: int) -> np.ndarray | None:
         """Column weights that give every block (e.g. encoder columns, prosodic functionals) the
@@ -127,11 +180,12 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         """Out-of-fold decision scores for every alpha: ``(alphas, n, classes)``, and the rows'
         fold ids -- all fitted on the other groups of the training data only."""
         n_groups = len(np.unique(groups))
-        out = np.zeros((len(self.alphas), len(y), len(self.classes_)))
+        alphas = self._alphas()
+        out = np.zeros((len(alphas), len(y), len(self.classes_)))
         fold_id = np.zeros(len(y), int)
         splits = GroupKFold(n_splits=min(self.inner_folds, n_groups)).split(np.zeros(len(y)), y, groups)
         for k, (tr, va) in enumerate(splits):
-            sol = gram.solve(tr, self._targets(y[tr]), self._weights(y[tr]), self.alphas)
+            sol = gram.solve(tr, self._targets(y[tr]), self._weights(y[tr]), alphas)
             for i, sc in enumerate(sol.scores(va)):
                 out[i, va] = sc
             fold_id[va] = k
@@ -141,23 +195,32 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, np.float64)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
-        gram = _Gram(X, self._scale(X.shape[1]), np.float32 if self.single else np.float64)
-        if len(self.alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
+        gram = _Gram(X, self._scale(X.shape[1]), np.float32 if self.single else np.float64, self.kernel)
+        alphas = self._alphas()
+        if len(alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
             oof, _ = self.inner_scores(gram, y, np.asarray(groups))
             self.cv_ua_ = np.array([balanced_accuracy(y, self.classes_[o.argmax(1)]) for o in oof])
             best = int(np.argmax(self.cv_ua_))
-            self.alpha_ = float(self.alphas[best])
+            self.alpha_ = float(alphas[best])
             self.temperature_ = fit_temperature(oof[best], np.searchsorted(self.classes_, y))
         else:
-            self.alpha_ = float(self.alphas[0])
+            self.alpha_ = float(alphas[0])
             self.temperature_ = 1.0
         everything = np.arange(len(y))
         sol = gram.solve(everything, self._targets(y), self._weights(y), (self.alpha_,))
-        self.coef_, self.intercept_ = sol.primal()  # prediction needs no training data
+        if self.kernel == "linear":
+            self.coef_, self.intercept_ = sol.primal()  # prediction needs no training data
+        else:  # prediction needs the standardised training rows; the Gram matrix is let go
+            gram.G = None
+            self.solution_ = sol
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, np.float64) @ self.coef_.T + self.intercept_
+        if self.kernel == "linear":
+            return np.asarray(X, np.float64) @ self.coef_.T + self.intercept_
+        sol = self.solution_
+        Zx = (np.asarray(X, np.float64) - sol.gram.mu) / sol.gram.sd
+        return sol.scores_from(sol.gram.kernel_to(Zx, sol.rows))[0]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(1)]

@@ -54,7 +54,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "evaluation": "speaker folds, protocols, metrics and the results table",
     },
     "models": {
-        "ridge": "dual ridge for wide embeddings",
+        "ridge": "dual ridge for wide embeddings, linear or Gaussian kernel",
         "calibration": "linear heads, temperature scaling, ECE",
         "classical": "LR, RF, XGBoost, SVM and ridge behind one interface",
         "deep": "LSTM and ResNet-18 on CPU",

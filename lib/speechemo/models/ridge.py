@@ -46,6 +46,8 @@ class _Gram:
     rows given to ``fit``: training rows only, labels unused)."""
 
     def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32, kernel: str = "linear"):
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
         self.mu = X.mean(axis=0)
         sd = X.std(axis=0)
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
@@ -61,8 +63,6 @@ class _Gram:
             self.width = median_distance(self.G)
             self.G /= -self.width
             np.exp(self.G, out=self.G)
-        elif kernel != "linear":
-            raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
 
     def kernel_to(self, Zx: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The kernel between standardised new rows ``Zx`` and the training rows ``rows``."""

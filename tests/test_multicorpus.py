@@ -237,3 +237,13 @@ def test_corpus_normalisation_uses_each_corpus_alone():
     assert ev.normalisations_for(np.array(["a"] * 5), ["none"]) == ["none"]
     with pytest.raises(ValueError, match="unknown normalisation"):
         ev.normalise(X, "global", np.arange(50))
+
+
+def test_published_ravdess_figures_are_drawn_beside_ravdess_results_only():
+    """EmoBox's figures are UA on RAVDESS's folds: a union's or another corpus's plot draws none."""
+    from speechemo.foundations import reference
+
+    assert reference.emotion_references("emotion", "ravdess") == reference.PUBLISHED_EMOTION_UA
+    for dataset in ("ravdess+cremad", "cremad", "synthetic"):
+        assert reference.emotion_references("emotion", dataset) is None
+    assert reference.emotion_references("sentiment", "ravdess") is None

@@ -15,6 +15,13 @@ PUBLISHED_EMOTION_UA = {
 }
 
 
+def emotion_references(task: str, dataset: str) -> dict[str, float] | None:
+    """The published figures a comparison plot may draw beside ``dataset``'s results: only emotion on
+    RAVDESS alone, the test set they were measured on (a union's or another corpus's UA is not
+    comparable with them)."""
+    return PUBLISHED_EMOTION_UA if task == "emotion" and dataset == "ravdess" else None
+
+
 def published_table() -> pd.DataFrame:
     rows = [("GenderEmotionRecognizer seed: LR / RF / XGBoost / LSTM", "split not stated, 16 classes",
              "33.42 / 76.01 / 63.00 / 94.07 % accuracy"),

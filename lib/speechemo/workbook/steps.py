@@ -269,7 +269,8 @@ def _record(ctx: Context, run: tuple, res, corpus, notebook: str, params: dict |
 
 def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):
     """UA ± std of every speaker-independent result for ``task`` on this dataset (best variant
-    per model and feature set), with the published figures as reference lines.
+    per model and feature set), with the published figures as reference lines when they were
+    measured on this dataset (``reference.emotion_references``).
 
     ``upto``: a notebook name; only rows written by it and the notebooks before it are shown, so a
     notebook's output never depends on whether a later notebook has run already."""
@@ -280,7 +281,7 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
         s = s[s.notebook.astype(str) <= upto]
     s["label"] = s.model + " / " + s.features + " / norm=" + s.normalisation
     s = ev.rank(s).groupby(["model", "features"]).head(1)
-    refs = reference.PUBLISHED_EMOTION_UA if task == "emotion" else None
+    refs = reference.emotion_references(task, ctx.dataset)
     fig = plots.compare_bars(s, "ua", "ua_std", "label", f"{title} (dataset: {ctx.dataset})",
                              refs=refs, chance=1 / len(TASK_CLASSES[task]))
     return fig, s

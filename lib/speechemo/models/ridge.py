@@ -53,9 +53,9 @@ class _Gram:
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
         self.Z = ((X - self.mu) / self.sd).astype(dtype, copy=False)
         self.G = self.Z @ self.Z.T
-        self.width = None
+        self.width = self.sq = None
         if kernel == "rbf":  # the Gaussian kernel from the Gram matrix, in place
-            sq = np.diag(self.G).copy()
+            self.sq = sq = np.diag(self.G).copy()  # squared norms of the training rows, kept for prediction
             self.G *= -2
             self.G += sq[:, None]
             self.G += sq[None, :]
@@ -64,14 +64,13 @@ class _Gram:
             self.G /= -self.width
             np.exp(self.G, out=self.G)
 
-    def kernel_to(self, Zx: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The kernel between standardised new rows ``Zx`` and the training rows ``rows``."""
-        Zr = self.Z[rows]
-        K = Zx.astype(Zr.dtype, copy=False) @ Zr.T
-        if self.width is None:
-            return K
-        D = (Zx.astype(np.float64) ** 2).sum(axis=1)[:, None].astype(K.dtype) - 2 * K
-        D += (Zr.astype(np.float64) ** 2).sum(axis=1)[None, :].astype(K.dtype)
+    def rbf_to(self, Zx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The Gaussian kernel between standardised new rows ``Zx`` and the training rows ``rows``."""
+        Zx = Zx.astype(self.Z.dtype, copy=False)
+        D = Zx @ self.Z[rows].T
+        D *= -2
+        D += (Zx * Zx).sum(axis=1)[:, None]
+        D += self.sq[rows][None, :]
         np.maximum(D, 0, out=D)
         return np.exp(-D / self.width)
 
@@ -220,7 +219,7 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
             return np.asarray(X, np.float64) @ self.coef_.T + self.intercept_
         sol = self.solution_
         Zx = (np.asarray(X, np.float64) - sol.gram.mu) / sol.gram.sd
-        return sol.scores_from(sol.gram.kernel_to(Zx, sol.rows))[0]
+        return sol.scores_from(sol.gram.rbf_to(Zx, sol.rows))[0]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(1)]

@@ -247,3 +247,13 @@ def test_published_ravdess_figures_are_drawn_beside_ravdess_results_only():
     for dataset in ("ravdess+cremad", "cremad", "synthetic"):
         assert reference.emotion_references("emotion", dataset) is None
     assert reference.emotion_references("sentiment", "ravdess") is None
+
+
+def test_whisper_large_figure_is_on_these_folds_only_on_ravdess_alone():
+    """06's closing sentence calls EmoBox's 75.3 % "on these folds" only when the test set is RAVDESS alone."""
+    from speechemo.foundations import reference
+
+    assert reference.largest_encoder_sentence("ravdess").endswith("75.3 % on these folds.")
+    for dataset in ("ravdess+cremad", "cremad", "synthetic"):
+        sentence = reference.largest_encoder_sentence(dataset)
+        assert "these folds" not in sentence and f"({dataset})" in sentence

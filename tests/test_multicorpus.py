@@ -257,3 +257,14 @@ def test_whisper_large_figure_is_on_these_folds_only_on_ravdess_alone():
     for dataset in ("ravdess+cremad", "cremad", "synthetic"):
         sentence = reference.largest_encoder_sentence(dataset)
         assert "these folds" not in sentence and f"({dataset})" in sentence
+
+
+def test_comparison_bars_name_a_smaller_test_set():
+    """On a union, a row tested on RAVDESS alone (04/05 by budget) is labelled so beside the pooled rows."""
+    from speechemo.workbook.steps import comparison_labels
+
+    rows = pd.DataFrame({"model": ["ridge", "lstm"], "features": ["whisper_base", "sequence"],
+                         "normalisation": ["none", "speaker"], "test_corpora": ["cremad+ravdess", "ravdess"]})
+    assert list(comparison_labels(rows, "ravdess+cremad")) == [
+        "ridge / whisper_base / norm=none", "lstm / sequence / norm=speaker (tested on ravdess only)"]
+    assert list(comparison_labels(rows.iloc[[1]], "ravdess")) == ["lstm / sequence / norm=speaker"]

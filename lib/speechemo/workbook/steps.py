@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from speechemo.analysis import crosscorpus
 from speechemo.features import extraction
@@ -267,6 +268,19 @@ def _record(ctx: Context, run: tuple, res, corpus, notebook: str, params: dict |
     return res
 
 
+def comparison_labels(rows: pd.DataFrame, dataset: str) -> pd.Series:
+    """Bar labels ``model / features / norm=...``; a row tested on fewer corpora than the whole
+    ``dataset`` (a union's deep models run on its first corpus alone) says which, since its UA is
+    over a different test set from its neighbours'."""
+    def canonical(corpora: str) -> str:
+        return "+".join(sorted(str(corpora).split("+")))
+
+    whole = canonical(dataset)
+    tested = rows.test_corpora.fillna(dataset).map(canonical)
+    suffix = tested.map(lambda t: "" if t == whole else f" (tested on {t} only)")
+    return rows.model + " / " + rows.features + " / norm=" + rows.normalisation + suffix
+
+
 def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = None):
     """UA ± std of every speaker-independent result for ``task`` on this dataset (best variant
     per model and feature set), with the published figures as reference lines when they were
@@ -279,7 +293,7 @@ def comparison_figure(ctx: Context, task: str, title: str, upto: str | None = No
     s = s[(s.task == task) & (s.dataset == ctx.dataset) & (s.protocol == ev.SPEAKER_INDEPENDENT)].copy()
     if upto is not None:
         s = s[s.notebook.astype(str) <= upto]
-    s["label"] = s.model + " / " + s.features + " / norm=" + s.normalisation
+    s["label"] = comparison_labels(s, ctx.dataset)
     s = ev.rank(s).groupby(["model", "features"]).head(1)
     refs = reference.emotion_references(task, ctx.dataset)
     fig = plots.compare_bars(s, "ua", "ua_std", "label", f"{title} (dataset: {ctx.dataset})",

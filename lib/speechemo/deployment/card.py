@@ -39,13 +39,16 @@ def one_gender_folds() -> str:
 
 def unseen_source(e: dict) -> str:
     """Where a head's unseen-corpus UA comes from: its own recipe in 07's robustness suite, or the
-    summary's rows (notebook 06), which are the recipe without augmentation."""
+    summary's rows (notebook 06), which are the recipe without augmentation, each fit capped at
+    ``budget.max_train`` clips (said when the card also gives the uncapped as-deployed scores)."""
     if e.get("unseen_corpus_from") == "robustness suite":
         return ("; measured by 07's robustness suite with this head's own recipe"
                 + (", augmentation included" if e.get("training") == "augmented" else "")
                 + ", fitted on every clip of the other corpora")
+    capped = ("; its cross-validation fits train on at most the profile's `max_train` clips (a compute cap), the "
+              "as-deployed lines below on every clip" if e.get("unseen_corpus_as_deployed") else "")
     return ("; measured in notebook 06 with the same head trained without augmentation"
-            if e.get("training") == "augmented" else "; measured in notebook 06")
+            if e.get("training") == "augmented" else "; measured in notebook 06") + capped
 
 
 def _recalls(scores: dict, prefix: str) -> str:
@@ -79,8 +82,9 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
                      + unseen_source(e))
     for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
         recalls = _recalls(u, "recall_")
-        lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training, augmentation included, "
-                     f"on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
+        lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training"
+                     + (", augmentation included" if e.get("training") == "augmented" else "")
+                     + f", on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
                      f"UA {percent(u['ua'])}; recall by class: {recalls}")
         if u.get("voice_accuracy") is not None:
             lines.append(f"  * one answer per voice from all its clips (the mean of their probabilities, as the app's "

@@ -115,7 +115,7 @@ def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_pa
     def grid(ex, where):
         return steps.evaluate_grid(
             _ctx(tmp_path / where), runs, meta, notebook="03_test", executor=ex,
-            fit_predict=lambda t, m, fs, n: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, budget,
+            fit_predict=lambda t, m, fs, n, p: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, budget,
                                                                      n_jobs=ex.threads))[0]
 
     here = grid(executor.make_executor("", 1), "here")
@@ -167,7 +167,7 @@ def test_grid_gives_gender_a_voice_row_instead_of_z_scoring_it(tmp_path):
                         index=[f"Actor_{a:02d}/{i}.wav" for i, a in enumerate(actors)])
     asked = []
 
-    def fit_predict(task, model, fs, norm):  # right except every third clip, whatever it is trained on
+    def fit_predict(task, model, fs, norm, protocol):  # right except every third clip, whatever it is trained on
         asked.append((task, norm))
         y = ev.labels_for(meta, task)
         other = {"male": "female", "female": "male"}

@@ -39,16 +39,14 @@ def one_gender_folds() -> str:
 
 def unseen_source(e: dict) -> str:
     """Where a head's unseen-corpus UA comes from: its own recipe in 07's robustness suite, or the
-    summary's rows (notebook 06), which are the recipe without augmentation, each fit capped at
-    ``budget.max_train`` clips (said when the card also gives the uncapped as-deployed scores)."""
+    summary's rows (notebook 06), which are the recipe without augmentation (both fitted on every
+    clip of the other corpora: ``evaluation.budget_for``)."""
     if e.get("unseen_corpus_from") == "robustness suite":
         return ("; measured by 07's robustness suite with this head's own recipe"
                 + (", augmentation included" if e.get("training") == "augmented" else "")
                 + ", fitted on every clip of the other corpora")
-    capped = ("; its cross-validation fits train on at most the profile's `max_train` clips (a compute cap), the "
-              "as-deployed lines below on every clip" if e.get("unseen_corpus_as_deployed") else "")
     return ("; measured in notebook 06 with the same head trained without augmentation"
-            if e.get("training") == "augmented" else "; measured in notebook 06") + capped
+            if e.get("training") == "augmented" else "; measured in notebook 06")
 
 
 def _recalls(scores: dict, prefix: str) -> str:

@@ -7,8 +7,8 @@ fits of 03/06, and on CREMA-D -> RAVDESS it cost the deployed emotion recipe 3 p
 with 4,500 rows, 55.4 with all 7,441; this machine, notebook 07's recipe) -- and 15 points to the
 clean ridge on ``whisper_base`` at the suite's 2,000 (41.1 against 56.0), enough to change which
 recipe the suite prefers: so the suite's unseen-corpus fits use every clip too. Notebook 06's
-leave-one-corpus-out rows score the configuration trained without augmentation, capped as every
-cross-validation fit is."""
+leave-one-corpus-out rows score the configuration trained without augmentation, on every clip as
+well (``evaluation.budget_for``)."""
 from __future__ import annotations
 
 import numpy as np

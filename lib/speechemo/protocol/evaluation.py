@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -93,6 +93,15 @@ def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0,
         keep = np.isin(y, list(shared))
         return [(np.flatnonzero(~held & keep), np.flatnonzero(held & keep))]
     raise ValueError(f"unknown protocol {protocol!r} for corpora {sorted(set(np.asarray(corpus).tolist())) if corpus is not None else '-'}")
+
+
+def budget_for(budget, protocol: str):
+    """The training budget (``profiles.Budget``) of a run of ``protocol``: a leave-one-corpus-out run
+    is one fit per held-out corpus, so it takes ``loco_max_train`` clips (default every clip)
+    instead of the cross-validation cap ``max_train``."""
+    if protocol.partition(":")[0] == LOCO:
+        return replace(budget, max_train=budget.loco_max_train)
+    return budget
 
 
 def corpora_of(protocol: str, corpus: np.ndarray | None, dataset: str) -> tuple[str, str]:

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             lay.results.mkdir(parents=True)
             ctx = steps.Context(lay, DatasetInfo("scaling", tmp, "timing only"), "quick", profiles.get("quick"))
             start = time.perf_counter()
-            steps.evaluate_grid(ctx, runs, meta, notebook="scaling", executor=ex, fit_predict=lambda t, m, fs, nm: (
+            steps.evaluate_grid(ctx, runs, meta, notebook="scaling", executor=ex, fit_predict=lambda t, m, fs, nm, p: (
                 classical.fit_predict_fn(m, ev.speaker_normalise(X, actors) if nm == "speaker" else X,
                                          ev.labels_for(meta, t), actors, budget, n_jobs=ex.threads)))
             sec = time.perf_counter() - start

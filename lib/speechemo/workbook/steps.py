@@ -213,10 +213,11 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     default: one after another here) -- and record each result in ``outputs/results``.
 
     ``runs``: tuples ``(task, model, features, normalisation[, protocol])`` (speaker-independent
-    unless a protocol is given); ``fit_predict(task, model, features, normalisation)`` returns the
-    fold function of one run (with ``keep_for``, it also gets ``keep``: a list the fold function
-    fills with fitted models, for the runs where ``keep_for(run)`` is true); ``params`` (same
-    arguments) what to record with it. Workers only compute; this process alone writes the
+    unless a protocol is given); ``fit_predict(task, model, features, normalisation, protocol)``
+    returns the fold function of one run (its training budget: ``evaluation.budget_for``; with
+    ``keep_for``, it also gets ``keep``: a list the fold function fills with fitted models, for the
+    runs where ``keep_for(run)`` is true); ``params(task, model, features, normalisation)`` what to
+    record with it. Workers only compute; this process alone writes the
     results. A run whose normalisation removes most of its target (``evaluation.removes_the_target``:
     gender z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
     row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Returns
@@ -235,7 +236,7 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
         task, model, fs, norm, *rest = run
         y = ev.labels_for(meta, task)
         keep = [] if keep_for is not None and keep_for(run) else None
-        fp = fit_predict(task, model, fs, norm, keep) if keep_for is not None else fit_predict(task, model, fs, norm)
+        fp = fit_predict(task, model, fs, norm, _protocol(run), *([keep] if keep_for is not None else []))
         splits = ev.folds_for(_protocol(run), y, actors, seed, corpus)
         jobs.append((i, fp, y, splits, split_classes(task, y, splits), list(meta.index), keep))
     results, kept = {}, {}

@@ -148,6 +148,11 @@ def test_the_card_gives_the_gender_heads_answer_per_voice_on_an_unseen_corpus():
     text = card.model_card({"dataset": "ravdess+cremad", "synthetic": False, "heads": {"gender": head}}, {}, 10, 4)
     assert "own training, augmentation included, on every clip" in text
     assert "measured in notebook 06 with the same head trained without augmentation" in text
+    assert "z-scored" not in text
+    head.update(training="clean", normalisation="speaker", statistic="mean only")  # 06 z-scores every voice
+    text = card.model_card({"dataset": "ravdess+cremad", "synthetic": False, "heads": {"gender": head}}, {}, 10, 4)
+    assert ("measured in notebook 06, each voice z-scored (mean and std) where this head uses its mean only: its own "
+            "figures are the as-deployed lines") in text
     del head["unseen_corpus_as_deployed"]["cremad"]["voice_accuracy"]
     assert "one answer per voice" not in card.model_card({"dataset": "ravdess+cremad", "synthetic": False,
                                                           "heads": {"gender": head}}, {}, 10, 4)

@@ -39,14 +39,16 @@ def one_gender_folds() -> str:
 
 def unseen_source(e: dict) -> str:
     """Where a head's unseen-corpus UA comes from: its own recipe in 07's robustness suite, or the
-    summary's rows (notebook 06), which are the recipe without augmentation (both fitted on every
-    clip of the other corpora: ``evaluation.budget_for``)."""
+    summary's rows (notebook 06), which are the recipe without augmentation and, for a speaker head,
+    with each voice z-scored (both fitted on every clip of the other corpora: ``evaluation.budget_for``)."""
     if e.get("unseen_corpus_from") == "robustness suite":
         return ("; measured by 07's robustness suite with this head's own recipe"
                 + (", augmentation included" if e.get("training") == "augmented" else "")
                 + ", fitted on every clip of the other corpora")
+    other = (f", each voice z-scored (mean and std) where this head uses its {e['statistic']}: its own figures are "
+             "the as-deployed lines" if e.get("statistic") not in (None, "mean and std") else "")
     return ("; measured in notebook 06 with the same head trained without augmentation"
-            if e.get("training") == "augmented" else "; measured in notebook 06")
+            if e.get("training") == "augmented" else "; measured in notebook 06") + other
 
 
 def _recalls(scores: dict, prefix: str) -> str:

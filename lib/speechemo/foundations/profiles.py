@@ -67,13 +67,17 @@ class Profile:
 # precision (``models.ridge``), which halves a lone fit (one machine, one after the other: 16.4 -> 8.5 s
 # on fold 1's 6,211 CREMA-D clips; 8.5 -> 4.6 s on 4,416 union clips), so the budget is 6,300 rows:
 # every training clip of any within-CREMA-D fold (at most 6,229); pooled fits on the union stay capped.
-# loco_max_train: a leave-one-corpus-out run is one fit per held-out corpus, not six, so it trains on
-# every clip of the other corpora (None), as the deployed heads' own unseen-corpus scores in 07 do
-# (``deployment.unseen_corpus``: the cap cost the deployed emotion recipe 3 points CREMA-D -> RAVDESS). Notebook 06 on RAVDESS + CREMA-D took 888 s against 742 s with 4,500 rows
+# Notebook 06 on RAVDESS + CREMA-D took 888 s against 742 s with 4,500 rows
 # in double precision (two fits at a time there, where single precision gains less), for +1.1 UA within
 # CREMA-D, +1.2 pooled and +2.2 speaker-normalised CREMA-D -> RAVDESS; on RAVDESS alone (never capped)
 # 128 s against 141 s, same rows to the last digit. A deployed head's final fit (one per head) uses
 # every clip.
+# loco_max_train: a leave-one-corpus-out run is one fit per held-out corpus, not six, so it trains on
+# every clip of the other corpora (None), as the deployed heads' own unseen-corpus scores in 07 do.
+# Notebook 06 on RAVDESS + CREMA-D, warm caches, one after the other on one machine: 1,148 s against
+# 1,092 s with CREMA-D -> RAVDESS capped at 6,300 of 7,441 clips, for +0.5 to +6.4 points UA on its
+# emotion rows (best single clip 63.0 -> 65.8, speaker-normalised 79.3 -> 79.8), -1.5 to +2.8 on
+# sentiment's and -0.3 to +0.1 on gender's (2026-12-06); RAVDESS -> CREMA-D (1,440 clips) was never capped.
 # robust_max_train: the robustness suite (07) ranks candidates and their two recipes (clean,
 # augmented) against each other, 12 fits per candidate; it trains on at most 2,000 clips per fit,
 # which RAVDESS (1,200) never reaches. One ridge fit on RAVDESS + CREMA-D (whisper_base, emotion)

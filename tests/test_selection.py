@@ -144,7 +144,7 @@ def test_the_card_gives_the_gender_heads_answer_per_voice_on_an_unseen_corpus():
             "for several clips of one voice; 91 voices of cremad): accuracy 98.9 %; recall by class: female 97.7 %, "
             "male 100.0 %") in text
     assert "own training, on every clip" in text and "augmentation included" not in text  # trained without
-    head.update(training="augmented", unseen_corpus={"cremad": 0.95})  # 06's capped row beside the uncapped fit
+    head.update(training="augmented", unseen_corpus={"cremad": 0.95})  # 06's row beside the head's own fit
     text = card.model_card({"dataset": "ravdess+cremad", "synthetic": False, "heads": {"gender": head}}, {}, 10, 4)
     assert "own training, augmentation included, on every clip" in text
     assert "measured in notebook 06 with the same head trained without augmentation" in text

@@ -37,14 +37,18 @@ def one_gender_folds() -> str:
     return "; ".join(parts)
 
 
+def _augmented(e: dict) -> str:
+    """', augmentation included' for a head trained with augmentation copies, else ''."""
+    return ", augmentation included" if e.get("training") == "augmented" else ""
+
+
 def unseen_source(e: dict) -> str:
     """Where a head's unseen-corpus UA comes from: its own recipe in 07's robustness suite, or the
     summary's rows (notebook 06), which are the recipe without augmentation and, for a speaker head,
     with each voice z-scored (both fitted on every clip of the other corpora: ``evaluation.budget_for``)."""
     if e.get("unseen_corpus_from") == "robustness suite":
         return ("; measured by 07's robustness suite with this head's own recipe"
-                + (", augmentation included" if e.get("training") == "augmented" else "")
-                + ", fitted on every clip of the other corpora")
+                + _augmented(e) + ", fitted on every clip of the other corpora")
     other = (f", each voice z-scored (mean and std) where this head uses its {e['statistic']}: its own figures are "
              "the as-deployed lines" if e.get("statistic") not in (None, "mean and std") else "")
     return ("; measured in notebook 06 with the same head trained without augmentation"
@@ -82,9 +86,8 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
                      + unseen_source(e))
     for corpus, u in (e.get("unseen_corpus_as_deployed") or {}).items():
         recalls = _recalls(u, "recall_")
-        lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training"
-                     + (", augmentation included" if e.get("training") == "augmented" else "")
-                     + f", on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
+        lines.append(f"* **as deployed, on {corpus} never seen** (this head's own training{_augmented(e)}"
+                     f", on every clip of the other corpora; all {u['clips']} clips of {corpus}): accuracy {percent(u['wa'])}, "
                      f"UA {percent(u['ua'])}; recall by class: {recalls}")
         if u.get("voice_accuracy") is not None:
             lines.append(f"  * one answer per voice from all its clips (the mean of their probabilities, as the app's "

@@ -270,7 +270,6 @@ def test_comparison_bars_name_a_smaller_test_set():
     assert list(comparison_labels(rows.iloc[[1]], "ravdess")) == ["lstm / sequence / norm=speaker"]
 
 
-
 def test_a_held_out_corpus_trains_on_every_clip_and_six_folds_on_the_cap(union, tmp_path):
     from dataclasses import replace
 

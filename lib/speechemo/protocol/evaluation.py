@@ -24,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from speechemo.foundations.labels import TASK_CLASSES, task_label
 from speechemo.foundations.files import write_csv
 from speechemo.foundations.numeric import balanced_accuracy, zscore
+from speechemo.foundations.profiles import Budget
 from speechemo.foundations.reproducibility import git_commit
 from speechemo.data.speakers import fold_of, gender_of
 
@@ -95,8 +96,8 @@ def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0,
     raise ValueError(f"unknown protocol {protocol!r} for corpora {sorted(set(np.asarray(corpus).tolist())) if corpus is not None else '-'}")
 
 
-def budget_for(budget, protocol: str):
-    """The training budget (``profiles.Budget``) of a run of ``protocol``: a leave-one-corpus-out run
+def budget_for(budget: Budget, protocol: str) -> Budget:
+    """The training budget of a run of ``protocol``: a leave-one-corpus-out run
     is one fit per held-out corpus, so it takes ``loco_max_train`` clips (default every clip)
     instead of the cross-validation cap ``max_train``."""
     if protocol.partition(":")[0] == LOCO:

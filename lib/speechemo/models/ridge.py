@@ -2,14 +2,17 @@
 penalty chosen by nested, actor-grouped cross-validation on the training data only.
 
 With fewer clips than columns, the ridge solution lies in the span of the training rows, so it
-is solved in the dual. The Gram matrix of the training rows is computed once per ``fit`` and shared
-by the nested search (each inner split is a block of it, re-centred) and the final fit; each
-penalty of the grid costs one Cholesky factorisation. Targets are one-vs-all +-1 (as
-scikit-learn's ``RidgeClassifier``), clips are weighted so that every class counts the same, and
-columns are standardised with the statistics of the training rows given to ``fit`` (labels unused).
-``decision_function`` gives
-one score per class; ``predict_proba`` a softmax of the scores divided by a temperature fitted by
-nested CV on the training data only (see ``numeric.fit_temperature``).
+is solved in the dual: the Gram matrix of the training rows is computed once per ``fit`` and
+shared by the nested search (each inner split is a block of it, re-centred) and the final fit;
+each penalty of the grid costs one Cholesky factorisation. With more clips than columns (a union
+of corpora on a few thousand columns) the same weighted, centred system is solved in the primal,
+on each split's scatter matrix of the columns, one Cholesky factorisation per penalty too
+(``solver="auto"`` picks the smaller system; both give the same answers, which
+``tests/test_ridge_probe.py`` checks). Targets are one-vs-all +-1 (as scikit-learn's
+``RidgeClassifier``), clips are weighted so that every class counts the same, and columns are
+standardised with the statistics of the training rows given to ``fit`` (labels unused).
+``decision_function`` gives one score per class; ``predict_proba`` a softmax of the scores divided
+by a temperature fitted by nested CV on the training data only (see ``numeric.fit_temperature``).
 
 ``kernel="rbf"`` turns it into kernel ridge with a Gaussian kernel ``exp(-|z - z'|^2 / w)`` on the
 standardised rows, ``w`` the median squared distance between training rows (the textbook median
@@ -18,10 +21,10 @@ matrix, its penalty from ``RBF_ALPHAS`` by the same nested CV. It is not linear 
 prediction keeps the standardised training rows (about 200 MB for 7,000 clips of 7,168 columns):
 an evaluation model, not one the bundle deploys (``deployment.export.DEPLOYABLE_MODELS``).
 
-The Gram matrix and the factorisations are computed in single precision (``single=True``): they are
-the whole cost of a fit, and single precision halved a lone fit on 6,211 clips (16.4 -> 8.5 s, one
-machine, one after the other; less with two fits at a time); ``tests/test_ridge_probe.py`` keeps the
-answers equal to double precision's. The smallest penalty of the grid keeps every system far from
+The Gram (or scatter) matrix and the factorisations are computed in single precision
+(``single=True``): they are the whole cost of a fit, and single precision halved a lone fit on
+6,211 clips (16.4 -> 8.5 s, one machine, one after the other; less with two fits at a time);
+``tests/test_ridge_probe.py`` keeps the answers equal to double precision's. The smallest penalty of the grid keeps every system far from
 singular (a factorisation that fails says so and how to ask for double precision). The means,
 scales, targets, weights and the final weights are kept in double precision.
 """
@@ -37,21 +40,64 @@ from speechemo.foundations.numeric import balanced_accuracy, fit_temperature, so
 DEFAULT_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 RBF_ALPHAS = (0.1, 0.3, 1.0, 3.0)  # a Gaussian kernel's entries are at most 1: penalties on its scale
 KERNELS = ("linear", "rbf")
+SOLVERS = ("auto", "dual", "primal")  # auto: the primal when there are more training rows than columns
 MEDIAN_ROWS = 1500  # rows whose pairwise distances give the kernel width (evenly spaced, deterministic)
 
 
-class _Gram:
-    """The standardised rows of one training set and their Gram matrix, computed once and shared
-    by every inner split and penalty (columns are standardised with the statistics of all the
-    rows given to ``fit``: training rows only, labels unused)."""
+class _Standardised:
+    """The rows of one training set standardised with their own statistics (training rows only,
+    labels unused), each column then weighted by ``scale``."""
 
-    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32, kernel: str = "linear"):
-        if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
+    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32):
         self.mu = X.mean(axis=0)
         sd = X.std(axis=0)
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
         self.Z = ((X - self.mu) / self.sd).astype(dtype, copy=False)
+
+
+class _Scatter(_Standardised):
+    """The primal solver: per split, the weighted and centred scatter matrix of the columns
+    (n_columns x n_columns), cheaper than the rows' Gram matrix when there are more rows than columns."""
+
+    def solve(self, rows: np.ndarray, Y: np.ndarray, w: np.ndarray, alphas) -> "_PrimalSolution":
+        """Weighted, centred ridge on ``rows`` for every penalty: one Cholesky factorisation of the
+        (n_columns, n_columns) system per penalty, the same answers as ``_Gram.solve``."""
+        wn = w / w.sum()
+        zbar = (wn @ self.Z[rows]).astype(self.Z.dtype)  # the weighted mean row
+        ybar = wn @ Y
+        d = np.sqrt(w)[:, None]
+        Zc = (self.Z[rows] - zbar) * d.astype(self.Z.dtype)  # centred and weighted (an n x d matrix per split)
+        A = Zc.T @ Zc
+        R = Zc.T @ (d * (Y - ybar)).astype(self.Z.dtype)
+        return _PrimalSolution(self, zbar.astype(np.float64), ybar, [_solve(A, alpha, R) for alpha in alphas])
+
+
+class _PrimalSolution:
+    """Weights on the standardised columns of one weighted, centred fit, per penalty."""
+
+    def __init__(self, scatter: _Scatter, zbar: np.ndarray, ybar: np.ndarray, weights: list[np.ndarray]):
+        self.scatter, self.zbar, self.ybar, self.weights = scatter, zbar, ybar, weights
+
+    def scores(self, other: np.ndarray) -> list[np.ndarray]:
+        """Decision scores of the training rows ``other`` for every penalty."""
+        Zc = self.scatter.Z[other].astype(np.float64) - self.zbar
+        return [Zc @ W + self.ybar for W in self.weights]
+
+    def primal(self, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and intercept on the raw columns for penalty ``i``."""
+        sc = self.scatter
+        coef = (self.weights[i] / sc.sd[:, None]).T
+        return coef, self.ybar - coef @ (sc.mu + self.zbar * sc.sd)
+
+
+class _Gram(_Standardised):
+    """The dual solver: the standardised rows of one training set and their Gram matrix, computed
+    once and shared by every inner split and penalty."""
+
+    def __init__(self, X: np.ndarray, scale: np.ndarray | None = None, dtype=np.float32, kernel: str = "linear"):
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; choose from {KERNELS}")
+        super().__init__(X, scale, dtype)
         self.G = self.Z @ self.Z.T
         self.width = self.sq = None
         if kernel == "rbf":  # the Gaussian kernel from the Gram matrix, in place
@@ -141,17 +187,29 @@ class _Solution:
 
 class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     """Ridge classifier; ``alpha`` chosen by nested CV over groups (actors) from ``alphas``
-    (default: ``DEFAULT_ALPHAS`` for the linear kernel, ``RBF_ALPHAS`` for ``kernel="rbf"``)."""
+    (default: ``DEFAULT_ALPHAS`` for the linear kernel, ``RBF_ALPHAS`` for ``kernel="rbf"``), solved
+    in the dual or the primal (``solver``; the one used is ``solver_`` after ``fit``)."""
 
     def __init__(self, alphas: tuple[float, ...] | None = None, inner_folds: int = 3,
                  balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True,
-                 kernel: str = "linear"):
+                 kernel: str = "linear", solver: str = "auto"):
         self.alphas = alphas
         self.inner_folds = inner_folds
         self.balanced = balanced
         self.blocks = blocks
         self.single = single
         self.kernel = kernel
+        self.solver = solver
+
+    def _solver(self, n_rows: int, n_columns: int) -> str:
+        """``dual`` or ``primal``: the smaller system of the two (a kernel has only the dual)."""
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}; choose from {SOLVERS}")
+        if self.kernel != "linear" and self.solver == "primal":
+            raise ValueError(f"kernel {self.kernel!r} is solved in the dual only: use solver='auto' or 'dual'")
+        if self.solver != "auto":
+            return self.solver
+        return "primal" if self.kernel == "linear" and n_columns < n_rows else "dual"
 
     def _alphas(self) -> tuple[float, ...]:
         if self.alphas is not None:
@@ -175,7 +233,7 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     def _weights(self, y: np.ndarray) -> np.ndarray:
         return compute_sample_weight("balanced", y) if self.balanced else np.ones(len(y))
 
-    def inner_scores(self, gram: _Gram, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def inner_scores(self, gram: _Gram | _Scatter, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold decision scores for every alpha: ``(alphas, n, classes)``, and the rows'
         fold ids -- all fitted on the other groups of the training data only."""
         n_groups = len(np.unique(groups))
@@ -194,7 +252,9 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, np.float64)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
-        gram = _Gram(X, self._scale(X.shape[1]), np.float32 if self.single else np.float64, self.kernel)
+        self.solver_ = self._solver(*X.shape)
+        dtype, scale = np.float32 if self.single else np.float64, self._scale(X.shape[1])
+        gram = _Scatter(X, scale, dtype) if self.solver_ == "primal" else _Gram(X, scale, dtype, self.kernel)
         alphas = self._alphas()
         if len(alphas) > 1 and groups is not None and len(np.unique(groups)) > 1:
             oof, _ = self.inner_scores(gram, y, np.asarray(groups))

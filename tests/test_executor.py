@@ -114,8 +114,8 @@ def test_cv_metrics_equal_locally_and_on_the_cluster(cluster, tiny_table, tmp_pa
 
     def grid(ex, where):
         return steps.evaluate_grid(
-            _ctx(tmp_path / where), runs, meta, notebook="03_test", executor=ex,
-            fit_predict=lambda t, m, fs, n, p: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, budget,
+            _ctx(tmp_path / where), runs, meta, notebook="03_test", executor=ex, budget=budget,
+            fit_predict=lambda t, m, fs, n, b: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), actors, b,
                                                                      n_jobs=ex.threads))[0]
 
     here = grid(executor.make_executor("", 1), "here")
@@ -167,7 +167,7 @@ def test_grid_gives_gender_a_voice_row_instead_of_z_scoring_it(tmp_path):
                         index=[f"Actor_{a:02d}/{i}.wav" for i, a in enumerate(actors)])
     asked = []
 
-    def fit_predict(task, model, fs, norm, protocol):  # right except every third clip, whatever it is trained on
+    def fit_predict(task, model, fs, norm, budget):  # right except every third clip, whatever it is trained on
         asked.append((task, norm))
         y = ev.labels_for(meta, task)
         other = {"male": "female", "female": "male"}
@@ -176,8 +176,8 @@ def test_grid_gives_gender_a_voice_row_instead_of_z_scoring_it(tmp_path):
     runs = [("gender", "m", "f", n) for n in ("none", "speaker")]
     runs += [("emotion", "m", "f", "speaker"), ("gender", "m", "f", "none", ev.RANDOM_SPLIT)]
     ctx = _ctx(tmp_path)
-    results, _ = steps.evaluate_grid(ctx, runs, meta, notebook="t", fit_predict=fit_predict,
-                                     params=lambda *r: {"why": "test"})
+    results, _ = steps.evaluate_grid(ctx, runs, meta, notebook="t", budget=profiles.get("quick").training,
+                                     fit_predict=fit_predict, params=lambda *r: {"why": "test"})
     assert ("gender", "speaker") not in asked                                  # never fitted
     assert set(results) == {runs[0], runs[2], runs[3], ("gender", "m", "f", ev.VOICE)}
     voice, single = results[("gender", "m", "f", ev.VOICE)], results[runs[0]]

@@ -285,18 +285,19 @@ def test_a_held_out_corpus_trains_on_every_clip_and_six_folds_on_the_cap(union, 
     assert ev.budget_for(budget, "within:synthetic") is budget is ev.budget_for(budget, ev.SPEAKER_INDEPENDENT)
     assert ev.budget_for(budget.capped(12), "loco:synthetic").max_train == 12  # a notebook's own cap holds for all
     X = np.random.default_rng(0).normal(size=(len(meta), 5))
-    actors, kept = meta.actor.to_numpy(), {}
+    actors = meta.actor.to_numpy()
 
-    def fit_predict(task, model, fs, norm, protocol):  # the notebooks' fold function, its fitted models kept
-        return classical.fit_predict_fn("logreg", X, ev.labels_for(meta, task), actors, ev.budget_for(budget, protocol),
-                                        keep=kept.setdefault(protocol, []))
+    def fit_predict(task, model, fs, norm, run_budget, keep):  # the notebooks' fold function, its fitted models kept
+        return classical.fit_predict_fn("logreg", X, ev.labels_for(meta, task), actors, run_budget, keep=keep)
 
     lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
     lay.results.mkdir(parents=True)
     runs = [("gender", "logreg", "x", "none", p) for p in ("speaker_independent", "within:synthetic", "loco:synthetic")]
-    steps.evaluate_grid(steps.Context(lay, info, "quick", profiles.get("quick")), runs, meta, notebook="t",
-                        fit_predict=fit_predict)
-    rows = {p: [est[0].n_samples_seen_ for _, est, _, _ in k] for p, k in kept.items()}  # the scaler saw the training rows
+    _, kept = steps.evaluate_grid(steps.Context(lay, info, "quick", profiles.get("quick")), runs, meta, notebook="t",
+                                  budget=budget, fit_predict=fit_predict, keep_for=lambda run: True)
+    rows = {run[4]: [est[0].n_samples_seen_ for _, est, _, _ in k] for run, k in kept.items()}  # the scaler saw the training rows
     assert len(rows["speaker_independent"]) == len(rows["within:synthetic"]) == 6
     assert max(rows["speaker_independent"] + rows["within:synthetic"]) <= 24 < len(meta) * 5 // 12
     assert rows["loco:synthetic"] == [(meta.corpus != "synthetic").sum()]  # every clip of the other corpus
+    recorded = ev.load_summary(lay.results).query("normalisation == 'none'").set_index("protocol").params
+    assert "max_train=None" in recorded["loco:synthetic"] and "max_train=24" in recorded["within:synthetic"]  # its own budget

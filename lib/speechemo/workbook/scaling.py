@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> None:
             lay.results.mkdir(parents=True)
             ctx = steps.Context(lay, DatasetInfo("scaling", tmp, "timing only"), "quick", profiles.get("quick"))
             start = time.perf_counter()
-            steps.evaluate_grid(ctx, runs, meta, notebook="scaling", executor=ex, fit_predict=lambda t, m, fs, nm, p: (
-                classical.fit_predict_fn(m, ev.speaker_normalise(X, actors) if nm == "speaker" else X,
-                                         ev.labels_for(meta, t), actors, budget, n_jobs=ex.threads)))
+            steps.evaluate_grid(ctx, runs, meta, notebook="scaling", executor=ex, budget=budget,
+                                fit_predict=lambda t, m, fs, nm, b: classical.fit_predict_fn(
+                                    m, ev.speaker_normalise(X, actors) if nm == "speaker" else X,
+                                    ev.labels_for(meta, t), actors, b, n_jobs=ex.threads))
             sec = time.perf_counter() - start
         rows.append({"step": "CV grid: 4 models x 2 normalisations, emotion, quick budget", "workers": n,
                      "items": len(runs), "seconds": round(sec, 1), "per_s": round(len(runs) / sec, 3)})

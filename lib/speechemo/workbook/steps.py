@@ -17,7 +17,7 @@ from speechemo.data.download import DatasetInfo
 from speechemo.foundations.executor import Executor
 from speechemo.foundations.labels import TASK_CLASSES
 from speechemo.foundations.paths import Layout, layout
-from speechemo.foundations.profiles import Profile
+from speechemo.foundations.profiles import Budget, Profile
 from speechemo.foundations.profiles import get as get_profile
 from speechemo.foundations.reproducibility import git_commit, machine, package_versions, seed_everything
 
@@ -206,18 +206,19 @@ def _cv_job(job: tuple) -> tuple:
     return i, ev.cross_validate(fp, y, splits, classes, files=files), keep
 
 
-def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_predict, params=None,
-                  seed: int = 0, desc: str = "cross-validations", executor=None,
+def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budget: Budget, fit_predict,
+                  params=None, seed: int = 0, desc: str = "cross-validations", executor=None,
                   keep_for=None) -> tuple[dict[tuple, object], dict[tuple, list]]:
     """Cross-validate every run of a grid -- in parallel on ``executor`` (``speechemo.foundations.executor``;
     default: one after another here) -- and record each result in ``outputs/results``.
 
     ``runs``: tuples ``(task, model, features, normalisation[, protocol])`` (speaker-independent
-    unless a protocol is given); ``fit_predict(task, model, features, normalisation, protocol)``
-    returns the fold function of one run (its training budget: ``evaluation.budget_for``; with
-    ``keep_for``, it also gets ``keep``: a list the fold function fills with fitted models, for the
-    runs where ``keep_for(run)`` is true); ``params(task, model, features, normalisation)`` what to
-    record with it. Workers only compute; this process alone writes the
+    unless a protocol is given); ``fit_predict(task, model, features, normalisation, budget)``
+    returns the fold function of one run, given that run's training budget (``budget`` for its
+    protocol, ``evaluation.budget_for``: a corpus held out trains on every clip); with ``keep_for``,
+    it also gets ``keep``: a list the fold function fills with fitted models, for the runs where
+    ``keep_for(run)`` is true. Each row records its budget, and ``params(task, model, features,
+    normalisation)`` what else to record with it. Workers only compute; this process alone writes the
     results. A run whose normalisation removes most of its target (``evaluation.removes_the_target``:
     gender z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
     row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Returns
@@ -231,18 +232,20 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
     runs = [r for r in runs if r not in skipped]
     ex = executor or Executor("", 1, 2)
     actors, corpus = meta["actor"].to_numpy(), corpus_column(meta)
+    budgets = {run: ev.budget_for(budget, _protocol(run)) for run in runs}  # the one place a run's budget is chosen
+    recorded = {run: {"budget": str(budgets[run]), **(params(*run[:4]) if params else {})} for run in runs}
     jobs = []
     for i, run in enumerate(runs):
         task, model, fs, norm, *rest = run
         y = ev.labels_for(meta, task)
         keep = [] if keep_for is not None and keep_for(run) else None
-        fp = fit_predict(task, model, fs, norm, _protocol(run), *([keep] if keep_for is not None else []))
+        fp = fit_predict(task, model, fs, norm, budgets[run], *([keep] if keep_for is not None else []))
         splits = ev.folds_for(_protocol(run), y, actors, seed, corpus)
         jobs.append((i, fp, y, splits, split_classes(task, y, splits), list(meta.index), keep))
     results, kept = {}, {}
     for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
         run = runs[i]
-        results[run] = _record(ctx, run, res, corpus, notebook, params(*run[:4]) if params else None)
+        results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
         if keep is not None:
             kept[run] = keep
     voices = {}
@@ -250,7 +253,7 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, fit_p
         if run[0] in ev.VOICE_CONSTANT_TASKS and run[3] == "none" and _protocol(run) != ev.RANDOM_SPLIT:
             voiced = run[:3] + (ev.VOICE,) + run[4:]
             voices[voiced] = _record(ctx, voiced, ev.per_voice(results[run], meta["actor"]), corpus, notebook,
-                                     {**(params(*run[:4]) if params else {}), "voice": "majority of the voice's single-clip answers"})
+                                     {**recorded[run], "voice": "majority of the voice's single-clip answers"})
     return {**{r: results[r] for r in runs}, **voices}, kept
 
 

@@ -295,9 +295,11 @@ def test_a_held_out_corpus_trains_on_every_clip_and_six_folds_on_the_cap(union, 
     runs = [("gender", "logreg", "x", "none", p) for p in ("speaker_independent", "within:synthetic", "loco:synthetic")]
     _, kept = steps.evaluate_grid(steps.Context(lay, info, "quick", profiles.get("quick")), runs, meta, notebook="t",
                                   budget=budget, fit_predict=fit_predict, keep_for=lambda run: True)
-    rows = {run[4]: [est[0].n_samples_seen_ for _, est, _, _ in k] for run, k in kept.items()}  # the scaler saw the training rows
+    # the scaler of each fitted model saw its training rows
+    rows = {run[4]: [est[0].n_samples_seen_ for _, est, _, _ in k] for run, k in kept.items()}
     assert len(rows["speaker_independent"]) == len(rows["within:synthetic"]) == 6
     assert max(rows["speaker_independent"] + rows["within:synthetic"]) <= 24 < len(meta) * 5 // 12
     assert rows["loco:synthetic"] == [(meta.corpus != "synthetic").sum()]  # every clip of the other corpus
     recorded = ev.load_summary(lay.results).query("normalisation == 'none'").set_index("protocol").params
-    assert "max_train=None" in recorded["loco:synthetic"] and "max_train=24" in recorded["within:synthetic"]  # its own budget
+    assert "max_train=None" in recorded["loco:synthetic"]  # each row records the budget it trained with
+    assert "max_train=24" in recorded["within:synthetic"]

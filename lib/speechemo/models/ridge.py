@@ -24,9 +24,10 @@ an evaluation model, not one the bundle deploys (``deployment.export.DEPLOYABLE_
 The Gram (or scatter) matrix and the factorisations are computed in single precision
 (``single=True``): they are the whole cost of a fit, and single precision halved a lone fit on
 6,211 clips (16.4 -> 8.5 s, one machine, one after the other; less with two fits at a time);
-``tests/test_ridge_probe.py`` keeps the answers equal to double precision's. The smallest penalty of the grid keeps every system far from
-singular (a factorisation that fails says so and how to ask for double precision). The means,
-scales, targets, weights and the final weights are kept in double precision.
+``tests/test_ridge_probe.py`` keeps the answers equal to double precision's. The smallest penalty
+of the grid keeps every system far from singular (a factorisation that fails says so and how to
+ask for double precision). The means, scales, targets, weights and the final weights are kept in
+double precision.
 """
 from __future__ import annotations
 

@@ -55,6 +55,12 @@ class _Standardised:
         self.sd = np.where(sd > 1e-12, sd, 1.0) / (1.0 if scale is None else scale)
         self.Z = ((X - self.mu) / self.sd).astype(dtype, copy=False)
 
+    def raw(self, W: np.ndarray, zbar: np.ndarray, ybar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights ``W`` (columns x classes) of scores ``(z - zbar) W + ybar`` on standardised rows,
+        as weights and intercept on the raw columns."""
+        coef = (W / self.sd[:, None]).T
+        return coef, ybar - coef @ (self.mu + zbar * self.sd)
+
 
 class _Scatter(_Standardised):
     """The primal solver: per split, the weighted and centred scatter matrix of the columns
@@ -86,9 +92,7 @@ class _PrimalSolution:
 
     def primal(self, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Weights and intercept on the raw columns for penalty ``i``."""
-        sc = self.scatter
-        coef = (self.weights[i] / sc.sd[:, None]).T
-        return coef, self.ybar - coef @ (sc.mu + self.zbar * sc.sd)
+        return self.scatter.raw(self.weights[i], self.zbar, self.ybar)
 
 
 class _Gram(_Standardised):
@@ -195,8 +199,7 @@ class _Solution:
         gm, dual = self.gram, self.duals[i]
         Zr = gm.Z[self.rows]
         zbar = self.wn @ Zr
-        coef = ((Zr.T @ dual - np.outer(zbar, dual.sum(axis=0))) / gm.sd[:, None]).T
-        return coef, self.ybar - coef @ (gm.mu + zbar * gm.sd)
+        return gm.raw(Zr.T @ dual - np.outer(zbar, dual.sum(axis=0)), zbar, self.ybar)
 
 
 class DualRidgeClassifier(ClassifierMixin, BaseEstimator):

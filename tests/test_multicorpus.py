@@ -303,3 +303,34 @@ def test_a_held_out_corpus_trains_on_every_clip_and_six_folds_on_the_cap(union, 
     recorded = ev.load_summary(lay.results).query("normalisation == 'none'").set_index("protocol").params
     assert "max_train=None" in recorded["loco:synthetic"]  # each row records the budget it trained with
     assert "max_train=24" in recorded["within:synthetic"]
+
+
+def test_the_grid_records_the_heads_chosen_by_the_training_actors_under_every_protocol(union, tmp_path):
+    from speechemo.foundations import profiles
+    from speechemo.foundations.paths import Layout
+    from speechemo.models import classical
+    from speechemo.protocol import choice
+    from speechemo.workbook import steps
+
+    info, meta = union
+    meta = meta.set_index("file", drop=False)
+    rng = np.random.default_rng(0)
+    y = ev.labels_for(meta, "gender")
+    X = rng.normal(size=(len(meta), 6)) + 0.7 * (y == "female")[:, None]
+    lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
+    lay.results.mkdir(parents=True)
+    protocols = ("speaker_independent", "within:synthetic", "loco:synthetic")
+    runs = [("gender", m, "x", "none", p) for m in ("ridge", "svm_rbf", "logreg") for p in protocols]
+    results, _ = steps.evaluate_grid(
+        steps.Context(lay, info, "quick", profiles.get("quick")), runs, meta, notebook="t", budget=profiles.get("quick").training,
+        fit_predict=lambda t, m, fs, n, b: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), meta.actor.to_numpy(), b))
+    summary = ev.load_summary(lay.results)
+    nested = summary[summary.model == choice.NESTED].set_index(["protocol", "normalisation"])
+    assert set(nested.index) == {(p, n) for p in protocols for n in ("none", ev.VOICE)}  # its voice rows too
+    for p in protocols:
+        res = results[("gender", choice.NESTED, choice.NESTED_FEATURES, "none", p)]
+        assert set(res.folds.chosen.str.split(" / ").str[0]) <= {"ridge", "svm_rbf"}   # logreg searched nothing
+        assert len(res.predictions) == len(results[("gender", "ridge", "x", "none", p)].predictions)
+        assert '"candidates": ["ridge / x", "svm_rbf / x"]' in nested.loc[(p, "none")].params
+    fitted = summary[(summary.model == "ridge") & (summary.normalisation == "none")]
+    assert (fitted.fit_seconds > 0).all() and (nested.fit_seconds == 0).all()  # the choice fits nothing

@@ -213,8 +213,27 @@ def test_protocol_table_from_summary():
     assert "| gender | voice (one answer per voice, from all its clips) | 100.0 ± 1.0" in md
     assert "51.0" not in md                                    # gender z-scored within each voice: not shown
     assert "| gender_emotion | none (one clip) | 52.8 ± 1.0 (lstm / whisper_base) | — | — |" in md
+    assert "Chosen without looking at the test folds" not in md  # no nested_choice rows: no second table
     with pytest.raises(LookupError):
         report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")
+
+
+def test_protocol_table_shows_the_nested_choice_apart_from_the_best_rows():
+    base = {"dataset": "ravdess+cremad", "task": "emotion", "features": "whisper_base", "wa": 0.5, "wa_std": 0.0,
+            "ua_std": 0.01, "profile": "full", "commit": "abc", "created": "2026-11-28T07:00:00+00:00", "normalisation": "none"}
+    rows = [dict(base, model=m, features=f, notebook=nb, protocol=p, train_corpora=tr, test_corpora=te, ua=u)
+            for m, f, nb, p, tr, te, u in (
+                ("ridge", "whisper_base", "06", "within:cremad", "cremad", "cremad", 0.748),
+                ("nested_choice", "chosen_per_fold", "06", "within:cremad", "cremad", "cremad", 0.9),  # never a best row
+                ("nested_choice", "chosen_per_fold", "06", "loco:ravdess", "cremad", "ravdess", 0.655),
+                ("nested_choice", "chosen_per_fold", "03", "within:cremad", "cremad", "cremad", 0.612))]
+    md = report.protocols_markdown(pd.DataFrame(rows), "ravdess+cremad")
+    best, nested = md.split("Chosen without looking at the test folds")
+    assert "| emotion | none (one clip) | 74.8 ± 1.0 (ridge / whisper_base) | — |" in best and "90.0" not in best
+    assert "| emotion | none (one clip) | 03 | 61.2 ± 1.0 | — |" in nested
+    assert "| emotion | none (one clip) | 06 | 90.0 ± 1.0 | 65.5 ± 1.0 |" in nested
+    single = report.results_markdown(pd.DataFrame(rows).assign(dataset="ravdess", protocol="speaker_independent"), "ravdess")
+    assert "| nested_choice | chosen_per_fold | no | 61.2 ± 1.0 | 50.0 ± 0.0 | 03 |" in single  # one per notebook
 
 
 def test_times_table_from_executed_notebooks(tmp_path):

@@ -52,6 +52,7 @@ LAYERS: dict[str, dict[str, str]] = {
     },
     "protocol": {
         "evaluation": "speaker folds, protocols, metrics and the results table",
+        "choice": "the heads chosen fold by fold by the training actors' inner CV (nested_choice rows)",
     },
     "models": {
         "ridge": "dual ridge for wide embeddings, linear or Gaussian kernel",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechemo.protocol import evaluation as ev
+from speechemo.protocol import choice, evaluation as ev
 from speechemo.foundations import files, reference
 from speechemo.foundations.labels import TASK_CLASSES
 from speechemo.foundations.numeric import percent
@@ -41,11 +41,13 @@ NEEDS_THE_VOICE = {"speaker": "yes", "voice": "one answer per voice"}
 
 
 def best_per_model(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Best speaker-independent row per task and model (any features and normalisation)."""
+    """Best speaker-independent row per task and model (any features and normalisation); the
+    ``nested_choice`` rows once per notebook (each chooses among its own notebook's heads)."""
     s = summary[(summary.dataset == dataset) & (summary.protocol == ev.SPEAKER_INDEPENDENT)]
     if s.empty:
         raise LookupError(f"no speaker-independent rows for dataset {dataset!r} in summary.csv")
-    return ev.rank(s).groupby(["task", "model"], sort=False).head(1)
+    own = s.notebook.where(s.model == choice.NESTED, "")
+    return ev.rank(s.assign(own=own)).groupby(["task", "model", "own"], sort=False).head(1).drop(columns="own")
 
 
 def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
@@ -102,6 +104,7 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
         raise LookupError(f"no within-corpus or leave-one-corpus-out rows for dataset {dataset!r} in summary.csv")
     s["column"] = [_protocol_label(p, tr, te) for p, tr, te in zip(s.protocol, s.train_corpora, s.test_corpora)]
     columns = sorted(set(s.column), key=lambda c: (not c.startswith("within"), c != "pooled", c))
+    nested, s = s[s.model == choice.NESTED], s[s.model != choice.NESTED]
     lines = ["| task | normalisation | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for task in [t for t in TASK_CLASSES if t in set(s.task)]:
         for norm, label in NORMALISATIONS.items():
@@ -118,6 +121,24 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
               f"commit(s) {', '.join(sorted(set(s.commit.astype(str))))}, results written {dates.min():%Y-%m-%d %H:%M} to "
               f"{dates.max():%Y-%m-%d %H:%M} UTC. Leave-one-corpus-out columns: one split (std 0), scored on the classes "
               "both corpora have; best row per cell, so each cell may come from another model.*"]
+    if len(nested):
+        lines += ["", nested_markdown(nested, columns)]
+    return "\n".join(lines)
+
+
+def nested_markdown(nested: pd.DataFrame, columns: list[str]) -> str:
+    """The ``nested_choice`` rows (with their ``column``) as a table: per task, normalisation and
+    notebook, the UA ± std of the heads chosen fold by fold by their training actors' inner CV."""
+    lines = ["**Chosen without looking at the test folds** (`nested_choice`: in each fold, the head of the "
+             "notebook whose nested search on that fold's training actors scored best; UA ± std %). The best-row "
+             "table above picks each cell's row by its test score, so it is the optimistic one; this is the one to quote.",
+             "", "| task | normalisation | notebook | " + " | ".join(columns) + " |", "|---|---|---|" + "---|" * len(columns)]
+    for task in [t for t in TASK_CLASSES if t in set(nested.task)]:
+        for norm, label in NORMALISATIONS.items():
+            for nb, t in nested[(nested.task == task) & (nested.normalisation == norm)].groupby("notebook"):
+                ua = t.set_index("column")
+                cells = [percent(ua.loc[c].ua, ua.loc[c].ua_std, unit=False) if c in ua.index else "—" for c in columns]
+                lines.append(f"| {task} | {label} | {nb} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

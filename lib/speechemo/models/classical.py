@@ -93,17 +93,33 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
     return est, enc
 
 
+def inner_choice(est) -> dict:
+    """What a fitted model's nested search chose on its training actors and that choice's UA over
+    the inner actor folds (``inner_ua``, labels of the training actors only); ``{}`` for a model
+    with nothing searched (fixed settings). ``choice.nested_choices`` compares heads by it."""
+    if isinstance(est, GridSearchCV):
+        return {"inner_ua": float(est.best_score_),
+                "chosen": ", ".join(f"{k.removeprefix('model__')}={v}" for k, v in est.best_params_.items())}
+    model = est.named_steps["model"] if isinstance(est, Pipeline) else est
+    if isinstance(model, DualRidgeClassifier) and getattr(model, "inner_ua_", None) is not None:
+        return {"inner_ua": model.inner_ua_, "chosen": f"alpha={model.alpha_:g}"}
+    return {}
+
+
 def fit_predict_fn(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget,
                    seed: int = 0, keep: list | None = None, params: dict | None = None, n_jobs: int = 2):
     """A ``fit_predict(train, test, fold)`` for ``evaluation.cross_validate`` (``params``: model
-    parameters, e.g. the ridge's column ``blocks``; ``n_jobs``: the worker's thread budget)."""
+    parameters, e.g. the ridge's column ``blocks``; ``n_jobs``: the worker's thread budget). A model
+    with a nested search returns its predictions with ``inner_choice`` (recorded per fold)."""
 
-    def fit_predict(tr: np.ndarray, te: np.ndarray, fold: int) -> np.ndarray:
+    def fit_predict(tr: np.ndarray, te: np.ndarray, fold: int):
         tr = cap_per_speaker(tr, actors, y, budget.max_train, seed)
         est, enc = fit(name, X[tr], y[tr], actors[tr], budget, seed, n_jobs=n_jobs, params=params)
         if keep is not None:
             keep.append((fold, est, enc, te))
-        return enc.inverse_transform(est.predict(X[te]))
+        pred = enc.inverse_transform(est.predict(X[te]))
+        info = inner_choice(est)
+        return (pred, info) if info else pred
 
     return fit_predict
 

@@ -205,7 +205,9 @@ class _Solution:
 class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     """Ridge classifier; ``alpha`` chosen by nested CV over groups (actors) from ``alphas``
     (default: ``DEFAULT_ALPHAS`` for the linear kernel, ``RBF_ALPHAS`` for ``kernel="rbf"``), solved
-    in the dual or the primal (``solver``; the one used is ``solver_`` after ``fit``)."""
+    in the dual or the primal (``solver``; the one used is ``solver_`` after ``fit``). After a
+    nested search, ``inner_ua_`` is the chosen penalty's UA averaged over the inner actor folds
+    (as scikit-learn's ``GridSearchCV.best_score_``), what a choice among heads compares."""
 
     def __init__(self, alphas: tuple[float, ...] | None = None, inner_folds: int = 3,
                  balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True,
@@ -279,13 +281,16 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         dtype, scale = np.float32 if self.single else np.float64, self._scale(X.shape[1])
         gram = _Scatter(X, scale, dtype) if self.solver_ == "primal" else _Gram(X, scale, dtype, self.kernel)
         if searched:
-            oof, _ = self.inner_scores(gram, y, np.asarray(groups))
+            oof, fold_id = self.inner_scores(gram, y, np.asarray(groups))
             self.cv_ua_ = np.array([balanced_accuracy(y, self.classes_[o.argmax(1)]) for o in oof])
             best = int(np.argmax(self.cv_ua_))
             self.alpha_ = float(alphas[best])
+            self.inner_ua_ = float(np.mean([balanced_accuracy(y[fold_id == k], self.classes_[oof[best][fold_id == k].argmax(1)])
+                                            for k in np.unique(fold_id)]))
             self.temperature_ = fit_temperature(oof[best], np.searchsorted(self.classes_, y))
         else:
             self.alpha_ = float(alphas[0])
+            self.inner_ua_ = None
             self.temperature_ = 1.0
         everything = np.arange(len(y))
         sol = gram.solve(everything, self._targets(y), self._weights(y), (self.alpha_,))

@@ -45,7 +45,10 @@ SUMMARY_COLUMNS = KEY + ["train_corpora", "test_corpora", "wa", "wa_std", "ua", 
 TEXT_COLUMNS = KEY + ["train_corpora", "test_corpora", "profile", "notebook", "params", "commit", "run", "created"]
 
 Split = tuple[np.ndarray, np.ndarray]
-FitPredict = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+#: ``fit_predict(train, test, fold)`` -> predicted labels, or (labels, per-fold facts such as
+#: ``classical.inner_choice``'s ``inner_ua`` and ``chosen``, recorded as columns of the fold's row;
+#: ``protocol.choice`` chooses among heads by them)
+FitPredict = Callable[[np.ndarray, np.ndarray, int], np.ndarray | tuple[np.ndarray, dict]]
 
 
 def labels_for(meta: pd.DataFrame, task: str) -> np.ndarray:
@@ -275,7 +278,8 @@ def voice_scores(proba: pd.DataFrame, truth: np.ndarray, voices: np.ndarray) -> 
 
 def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], classes: list[str],
                    files: list[str] | None = None, progress: str | None = None) -> CVResult:
-    """Run ``fit_predict(train_idx, test_idx, fold) -> predicted labels`` on every split.
+    """Run ``fit_predict(train_idx, test_idx, fold) -> predicted labels`` on every split (or
+    ``(labels, facts)``: the facts, e.g. a nested search's ``inner_ua``, join the fold's row).
 
     ``fit_predict`` owns everything that is fitted, and sees the test indices only to predict.
     """
@@ -286,10 +290,12 @@ def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], 
                                       leave=False), 1):
         assert not set(tr) & set(te), "train and test overlap"
         t0 = time.perf_counter()
-        pred = np.asarray(fit_predict(tr, te, k))
+        out = fit_predict(tr, te, k)
+        pred, facts = out if isinstance(out, tuple) else (out, {})
+        pred = np.asarray(pred)
         dt = time.perf_counter() - t0
         total += dt
-        rows.append({"fold": k, **scores(y[te], pred, classes), "n_test": len(te), "fit_seconds": dt})
+        rows.append({"fold": k, **scores(y[te], pred, classes), "n_test": len(te), "fit_seconds": dt, **facts})
         preds.append(pd.DataFrame({"file": np.asarray(files)[te] if files is not None else te,
                                    "fold": k, "true": y[te], "pred": pred}))
     return CVResult(classes, pd.DataFrame(rows), pd.concat(preds, ignore_index=True), total)

@@ -12,7 +12,7 @@ from speechemo.analysis import crosscorpus
 from speechemo.features import extraction
 from speechemo.foundations import files, plots, reference
 from speechemo.data import metadata
-from speechemo.protocol import evaluation as ev
+from speechemo.protocol import choice, evaluation as ev
 from speechemo.data.download import DatasetInfo
 from speechemo.foundations.executor import Executor
 from speechemo.foundations.labels import TASK_CLASSES
@@ -221,7 +221,10 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
     normalisation)`` what else to record with it. Workers only compute; this process alone writes the
     results. A run whose normalisation removes most of its target (``evaluation.removes_the_target``:
     gender z-scored within each voice) is not run; every single-clip run of such a task gets a ``voice``
-    row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Returns
+    row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Where two
+    or more heads of a task, normalisation and protocol chose their settings by nested search, a
+    ``nested_choice`` row takes, fold by fold, the head its training actors preferred
+    (``choice.nested_choices``: a headline chosen without the test folds, no extra fit). Returns
     ``(results, kept)`` keyed by run."""
 
     skipped = [r for r in runs if ev.removes_the_target(r[0], r[3])]
@@ -248,6 +251,11 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
         results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
         if keep is not None:
             kept[run] = keep
+    for run, res in choice.nested_choices(results).items():  # the heads' choice by their training actors, no fit
+        recorded[run] = {"rule": "each fold: the head with the best inner-CV UA on its training actors",
+                         "candidates": res.extra["candidates"], "chosen": res.folds.chosen.tolist()}
+        results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
+        runs.append(run)
     voices = {}
     for run in runs:
         if run[0] in ev.VOICE_CONSTANT_TASKS and run[3] == "none" and _protocol(run) != ev.RANDOM_SPLIT:

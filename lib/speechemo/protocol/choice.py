@@ -1,0 +1,54 @@
+"""The choice among a grid's heads that looks at no test fold: in each speaker fold, the head whose
+nested search on that fold's training actors scored best (its ``inner_ua``, recorded per fold by
+``evaluation.cross_validate``) answers that fold's test clips. A grid's best row is picked by its test
+score, so it is optimistic; the ``nested_choice`` row is the figure to quote. Nothing is fitted."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from speechemo.protocol import evaluation as ev
+
+NESTED = "nested_choice"       # model of a row whose every fold took the head its training actors chose
+NESTED_FEATURES = "chosen_per_fold"
+
+
+def nested_choices(results: dict[tuple, ev.CVResult]) -> dict[tuple, ev.CVResult]:
+    """For every task, normalisation and protocol (``results`` keyed by runs ``(task, model, features, normalisation[, protocol])``)
+    with at least two runs whose every fold recorded an ``inner_ua`` (a nested search on that fold's
+    training actors), a run ``(task, NESTED, NESTED_FEATURES, normalisation[, protocol])`` whose
+    fold k takes the predictions of the run with the best inner UA in fold k (``choose_per_fold``).
+    A random split is left out: it is shown for its inflation, not chosen from."""
+    groups: dict[tuple, list[tuple]] = {}
+    for run, res in results.items():
+        searched = "inner_ua" in res.folds and res.folds.inner_ua.notna().all()
+        if run[1] != NESTED and searched and ev.RANDOM_SPLIT not in run[4:]:
+            groups.setdefault((run[0], run[3], *run[4:]), []).append(run)
+    return {(task, NESTED, NESTED_FEATURES, norm, *rest): choose_per_fold({r: results[r] for r in runs})
+            for (task, norm, *rest), runs in groups.items() if len(runs) > 1}
+
+
+def choose_per_fold(candidates: dict[tuple, ev.CVResult]) -> ev.CVResult:
+    """Fold by fold, the candidate with the best ``inner_ua`` (ties: the first given), scored on
+    that fold's test clips; each fold's row says which (``chosen``: model / features, and what its
+    own search chose; ``extra["candidates"]``: every head it chose from). The candidates must share
+    their folds and classes; nothing is fitted."""
+    runs = list(candidates)
+    first = candidates[runs[0]]
+    for run in runs[1:]:
+        other = candidates[run]
+        if other.classes != first.classes or not other.folds.n_test.equals(first.folds.n_test):
+            raise ValueError(f"{run} and {runs[0]} do not share their folds and classes: they cannot be chosen between")
+    rows, preds = [], []
+    for i, k in enumerate(first.folds.fold):
+        inner = [float(candidates[r].folds.inner_ua.iloc[i]) for r in runs]
+        pick = runs[int(np.argmax(inner))]
+        res = candidates[pick]
+        p = res.predictions[res.predictions.fold == k]
+        own = res.folds.iloc[i].get("chosen", "")
+        rows.append({"fold": k, **ev.scores(p.true.to_numpy(), p.pred.to_numpy(), first.classes), "n_test": len(p),
+                     "fit_seconds": 0.0, "inner_ua": max(inner),
+                     "chosen": f"{pick[1]} / {pick[2]}" + (f" ({own})" if isinstance(own, str) and own else "")})
+        preds.append(p)
+    return ev.CVResult(first.classes, pd.DataFrame(rows), pd.concat(preds, ignore_index=True), 0.0,
+                    extra={"candidates": [f"{r[1]} / {r[2]}" for r in runs]})

@@ -328,7 +328,7 @@ def test_the_grid_records_the_heads_chosen_by_the_training_actors_under_every_pr
     nested = summary[summary.model == choice.NESTED].set_index(["protocol", "normalisation"])
     assert set(nested.index) == {(p, n) for p in protocols for n in ("none", ev.VOICE)}  # its voice rows too
     for p in protocols:
-        res = results[("gender", choice.NESTED, choice.NESTED_FEATURES, "none", p)]
+        res = results[("gender", choice.NESTED, choice.features_for("t"), "none", p)]
         assert set(res.folds.chosen.str.split(" / ").str[0]) <= {"ridge", "svm_rbf"}   # logreg searched nothing
         assert len(res.predictions) == len(results[("gender", "ridge", "x", "none", p)].predictions)
         assert '"candidates": ["ridge / x", "svm_rbf / x"]' in nested.loc[(p, "none")].params

@@ -92,3 +92,16 @@ def test_inner_choice_of_each_kind_of_model():
     pred, facts = fp(np.arange(36, 72), np.arange(36), 1)
     assert len(pred) == 36 and set(facts) == {"inner_ua", "chosen"}
     assert isinstance(classical.fit_predict_fn("logreg", X, y, actors, budget)(np.arange(36, 72), np.arange(36), 1), np.ndarray)
+
+
+def test_two_notebooks_keep_their_own_nested_rows(tmp_path):
+    """Each notebook chooses among its own heads: recording 06's choice must not replace 03's."""
+    res = choice.choose_per_fold({("emotion", "ridge", "x", "none"): _result([0.9, 0.4], TRUTH, TRUTH),
+                                  ("emotion", "svm_rbf", "x", "none"): _result([0.5, 0.6], TRUTH, TRUTH)})
+    for nb in ("03_classical_baselines", "06_pretrained_encoder"):
+        row = ev.result_row(res, dataset="ravdess", task="emotion", features=choice.features_for(nb), model=choice.NESTED,
+                            protocol=ev.SPEAKER_INDEPENDENT, normalisation="none", profile="quick", notebook=nb)
+        ev.record(tmp_path, row, res)
+    summary = ev.load_summary(tmp_path)
+    assert summary.notebook.tolist() == ["03_classical_baselines", "06_pretrained_encoder"]
+    assert summary.features.tolist() == ["chosen_per_fold@03", "chosen_per_fold@06"]

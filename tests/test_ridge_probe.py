@@ -224,16 +224,16 @@ def test_protocol_table_shows_the_nested_choice_apart_from_the_best_rows():
     rows = [dict(base, model=m, features=f, notebook=nb, protocol=p, train_corpora=tr, test_corpora=te, ua=u)
             for m, f, nb, p, tr, te, u in (
                 ("ridge", "whisper_base", "06", "within:cremad", "cremad", "cremad", 0.748),
-                ("nested_choice", "chosen_per_fold", "06", "within:cremad", "cremad", "cremad", 0.9),  # never a best row
-                ("nested_choice", "chosen_per_fold", "06", "loco:ravdess", "cremad", "ravdess", 0.655),
-                ("nested_choice", "chosen_per_fold", "03", "within:cremad", "cremad", "cremad", 0.612))]
+                ("nested_choice", "chosen_per_fold@06", "06", "within:cremad", "cremad", "cremad", 0.9),  # never a best row
+                ("nested_choice", "chosen_per_fold@06", "06", "loco:ravdess", "cremad", "ravdess", 0.655),
+                ("nested_choice", "chosen_per_fold@03", "03", "within:cremad", "cremad", "cremad", 0.612))]
     md = report.protocols_markdown(pd.DataFrame(rows), "ravdess+cremad")
     best, nested = md.split("Chosen without looking at the test folds")
     assert "| emotion | none (one clip) | 74.8 ± 1.0 (ridge / whisper_base) | — |" in best and "90.0" not in best
     assert "| emotion | none (one clip) | 03 | 61.2 ± 1.0 | — |" in nested
     assert "| emotion | none (one clip) | 06 | 90.0 ± 1.0 | 65.5 ± 1.0 |" in nested
     single = report.results_markdown(pd.DataFrame(rows).assign(dataset="ravdess", protocol="speaker_independent"), "ravdess")
-    assert "| nested_choice | chosen_per_fold | no | 61.2 ± 1.0 | 50.0 ± 0.0 | 03 |" in single  # one per notebook
+    assert "| nested_choice | chosen_per_fold@03 | no | 61.2 ± 1.0 | 50.0 ± 0.0 | 03 |" in single  # one per notebook
 
 
 def test_times_table_from_executed_notebooks(tmp_path):

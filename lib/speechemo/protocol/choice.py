@@ -13,10 +13,16 @@ NESTED = "nested_choice"       # model of a row whose every fold took the head i
 NESTED_FEATURES = "chosen_per_fold"
 
 
-def nested_choices(results: dict[tuple, ev.CVResult]) -> dict[tuple, ev.CVResult]:
+def features_for(notebook: str) -> str:
+    """The features name of a notebook's ``nested_choice`` rows (``chosen_per_fold@06``): each
+    notebook chooses among its own heads, and the name keeps their rows apart in ``summary.csv``."""
+    return f"{NESTED_FEATURES}@{notebook.split('_')[0]}"
+
+
+def nested_choices(results: dict[tuple, ev.CVResult], features: str = NESTED_FEATURES) -> dict[tuple, ev.CVResult]:
     """For every task, normalisation and protocol (``results`` keyed by runs ``(task, model, features, normalisation[, protocol])``)
     with at least two runs whose every fold recorded an ``inner_ua`` (a nested search on that fold's
-    training actors), a run ``(task, NESTED, NESTED_FEATURES, normalisation[, protocol])`` whose
+    training actors), a run ``(task, NESTED, features, normalisation[, protocol])`` whose
     fold k takes the predictions of the run with the best inner UA in fold k (``choose_per_fold``).
     A random split is left out: it is shown for its inflation, not chosen from."""
     groups: dict[tuple, list[tuple]] = {}
@@ -24,7 +30,7 @@ def nested_choices(results: dict[tuple, ev.CVResult]) -> dict[tuple, ev.CVResult
         searched = "inner_ua" in res.folds and res.folds.inner_ua.notna().all()
         if run[1] != NESTED and searched and ev.RANDOM_SPLIT not in run[4:]:
             groups.setdefault((run[0], run[3], *run[4:]), []).append(run)
-    return {(task, NESTED, NESTED_FEATURES, norm, *rest): choose_per_fold({r: results[r] for r in runs})
+    return {(task, NESTED, features, norm, *rest): choose_per_fold({r: results[r] for r in runs})
             for (task, norm, *rest), runs in groups.items() if len(runs) > 1}
 
 

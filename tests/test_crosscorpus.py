@@ -109,3 +109,19 @@ def test_target_rows_say_what_trained_them():
     assert crosscorpus.target_name("emodb", "ravdess+cremad", False) == "emodb"  # a real union is real
     assert crosscorpus.target_name("emodb", "synthetic", True) == "emodb-synthetic"
     assert crosscorpus.target_name("cremad", "ravdess+cremad", False) == "cremad-target"  # its speakers trained it
+
+
+def test_models_to_retrain_are_models_never_a_choice_per_fold():
+    import pandas as pd
+
+    base = {"dataset": "ravdess", "protocol": "speaker_independent", "normalisation": "none", "notebook": "06_x"}
+    summary = pd.DataFrame([dict(base, task="emotion", model="nested_choice", features="chosen_per_fold@06", ua=0.80),
+                            dict(base, task="emotion", model="ridge", features="whisper_base", ua=0.77),
+                            dict(base, task="emotion", model="ridge", features="whisper_base_mean", ua=0.76),
+                            dict(base, task="emotion", model="ridge", features="whisper_base", ua=0.90, normalisation="speaker"),
+                            dict(base, task="gender", model="ridge", features="whisper_base", ua=0.99, notebook="03_y"),
+                            dict(base, task="sentiment", model="ridge", features="whisper_base", ua=0.85)])
+    chosen = crosscorpus.models_to_retrain(summary, "ravdess", ["06_x", "03_y"])
+    assert sorted(zip(chosen.task, chosen.model, chosen.features)) == [("emotion", "ridge", "whisper_base"),
+                                                                       ("gender", "ridge", "whisper_base")]
+    assert crosscorpus.models_to_retrain(summary, "ravdess", ["06_x"]).task.tolist() == ["emotion"]

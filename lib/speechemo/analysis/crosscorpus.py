@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, recall_score
 
 from speechemo.data import corpora
-from speechemo.protocol import evaluation as ev
+from speechemo.protocol import choice, evaluation as ev
 from speechemo.data.audio import AudioError
 from speechemo.data.datasets import parts_of
 from speechemo.serving import inference
@@ -22,6 +22,16 @@ from speechemo.serving.inference import InputError
 from speechemo.foundations.labels import EMOTION_NAMES
 
 PROTOCOL = "cross_corpus"
+
+
+def models_to_retrain(summary: pd.DataFrame, dataset: str, notebooks: list[str],
+                      tasks: tuple[str, ...] = ("emotion", "gender")) -> pd.DataFrame:
+    """The best single-clip, speaker-independent row of each task and notebook that names one model
+    to refit on all of ``dataset`` (a ``nested_choice`` row names a choice per fold, not a model)."""
+    rows = summary[(summary.dataset == dataset) & (summary.protocol == ev.SPEAKER_INDEPENDENT)
+                   & (summary.normalisation == "none") & summary.notebook.isin(notebooks)
+                   & summary.task.isin(tasks) & (summary.model != choice.NESTED)]
+    return rows.sort_values("ua", ascending=False).groupby(["task", "notebook"]).head(1)
 
 
 def target_name(corpus: str, dataset: str, synthetic: bool) -> str:

@@ -20,11 +20,12 @@ def features_for(notebook: str) -> str:
 
 
 def nested_choices(results: dict[tuple, ev.CVResult], features: str = NESTED_FEATURES) -> dict[tuple, ev.CVResult]:
-    """For every task, normalisation and protocol (``results`` keyed by runs ``(task, model, features, normalisation[, protocol])``)
-    with at least two runs whose every fold recorded an ``inner_ua`` (a nested search on that fold's
-    training actors), a run ``(task, NESTED, features, normalisation[, protocol])`` whose
-    fold k takes the predictions of the run with the best inner UA in fold k (``choose_per_fold``).
-    A random split is left out: it is shown for its inflation, not chosen from."""
+    """For every task, normalisation and protocol (``results`` keyed by runs
+    ``(task, model, features, normalisation[, protocol])``) with at least two runs whose every fold
+    recorded an ``inner_ua`` (a nested search on that fold's training actors), a run
+    ``(task, NESTED, features, normalisation[, protocol])`` whose fold k takes the predictions of
+    the run with the best inner UA in fold k (``choose_per_fold``). A random split is left out: it
+    is shown for its inflation, not chosen from."""
     groups: dict[tuple, list[tuple]] = {}
     for run, res in results.items():
         searched = "inner_ua" in res.folds and res.folds.inner_ua.notna().all()

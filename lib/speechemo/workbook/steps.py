@@ -251,7 +251,8 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
         results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
         if keep is not None:
             kept[run] = keep
-    for run, res in choice.nested_choices(results, choice.features_for(notebook)).items():  # the heads' choice by their training actors, no fit
+    chosen = choice.nested_choices(results, choice.features_for(notebook))  # by the training actors; no fit
+    for run, res in chosen.items():
         recorded[run] = {"rule": "each fold: the head with the best inner-CV UA on its training actors",
                          "candidates": res.extra["candidates"], "chosen": res.folds.chosen.tolist()}
         results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])

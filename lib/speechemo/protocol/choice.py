@@ -46,16 +46,15 @@ def choose_per_fold(candidates: dict[tuple, ev.CVResult]) -> ev.CVResult:
         other = candidates[run]
         if other.classes != first.classes or not other.folds.n_test.equals(first.folds.n_test):
             raise ValueError(f"{run} and {runs[0]} do not share their folds and classes: they cannot be chosen between")
-    rows, preds = [], []
+    facts, preds = [], []
     for i, k in enumerate(first.folds.fold):
         inner = [float(candidates[r].folds.inner_ua.iloc[i]) for r in runs]
         pick = runs[int(np.argmax(inner))]
         res = candidates[pick]
-        p = res.predictions[res.predictions.fold == k]
+        preds.append(res.predictions[res.predictions.fold == k])
         own = res.folds.iloc[i].get("chosen", "")
-        rows.append({"fold": k, **ev.scores(p.true.to_numpy(), p.pred.to_numpy(), first.classes), "n_test": len(p),
-                     "fit_seconds": 0.0, "inner_ua": max(inner),
-                     "chosen": f"{pick[1]} / {pick[2]}" + (f" ({own})" if isinstance(own, str) and own else "")})
-        preds.append(p)
-    return ev.CVResult(first.classes, pd.DataFrame(rows), pd.concat(preds, ignore_index=True), 0.0,
-                    extra={"candidates": [f"{r[1]} / {r[2]}" for r in runs]})
+        facts.append({"inner_ua": max(inner),
+                      "chosen": f"{pick[1]} / {pick[2]}" + (f" ({own})" if isinstance(own, str) and own else "")})
+    p = pd.concat(preds, ignore_index=True)
+    folds = pd.concat([ev.fold_scores(p, first.classes), pd.DataFrame(facts)], axis=1)
+    return ev.CVResult(first.classes, folds, p, 0.0, extra={"candidates": [f"{r[1]} / {r[2]}" for r in runs]})

@@ -257,9 +257,14 @@ def per_voice(res: CVResult, speakers: pd.Series) -> CVResult:
     winner = counts.sort_values(["n", "order"], ascending=[False, True]).drop_duplicates(["fold", "voice"])
     answer = dict(zip(zip(winner.fold, winner.voice), winner.pred))
     p["pred"] = [answer[(f, v)] for f, v in zip(p.fold, voice)]
-    rows = [{"fold": k, **scores(g.true.to_numpy(), g.pred.to_numpy(), res.classes), "n_test": len(g), "fit_seconds": 0.0}
-            for k, g in p.groupby("fold", sort=True)]
-    return CVResult(res.classes, pd.DataFrame(rows), p, 0.0)
+    return CVResult(res.classes, fold_scores(p, res.classes), p, 0.0)
+
+
+def fold_scores(predictions: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """One row per fold of out-of-fold ``predictions`` (columns fold, true, pred), scored over
+    ``classes``, for a result assembled from other results' predictions (nothing fitted)."""
+    return pd.DataFrame([{"fold": k, **scores(g.true.to_numpy(), g.pred.to_numpy(), classes), "n_test": len(g),
+                          "fit_seconds": 0.0} for k, g in predictions.groupby("fold", sort=True)])
 
 
 def voice_scores(proba: pd.DataFrame, truth: np.ndarray, voices: np.ndarray) -> dict[str, float]:

@@ -105,3 +105,16 @@ def test_two_notebooks_keep_their_own_nested_rows(tmp_path):
     summary = ev.load_summary(tmp_path)
     assert summary.notebook.tolist() == ["03_classical_baselines", "06_pretrained_encoder"]
     assert summary.features.tolist() == ["chosen_per_fold@03", "chosen_per_fold@06"]
+
+
+def test_a_model_ranks_before_a_nested_choice_that_ties_it():
+    """Where every fold chose the same head the nested row ties that head to the last digit; the model is
+    then the best row, whatever the file's order, and a strictly better nested row still comes first."""
+    rows = pd.DataFrame([{"dataset": "ravdess", "task": "gender", "features": f, "model": m, "protocol": ev.SPEAKER_INDEPENDENT,
+                          "normalisation": "none", "ua": ua, "wa": ua}
+                         for m, f, ua in [(choice.NESTED, "chosen_per_fold@06", 1.0), ("ridge", "x", 1.0), ("logreg", "y", 0.9)]])
+    for order in (rows, rows.iloc[::-1]):
+        assert ev.rank(order).model.tolist() == ["ridge", choice.NESTED, "logreg"]
+        assert ev.best(order, "gender", "ravdess").model == "ridge"
+    assert ev.rank(rows.assign(ua=[1.0, 0.95, 0.9])).model.iloc[0] == choice.NESTED
+    assert list(ev.rank(rows).columns) == list(rows.columns)

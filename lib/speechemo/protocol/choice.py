@@ -9,7 +9,7 @@ import pandas as pd
 
 from speechemo.protocol import evaluation as ev
 
-NESTED = "nested_choice"       # model of a row whose every fold took the head its training actors chose
+NESTED = ev.NESTED
 NESTED_FEATURES = "chosen_per_fold"
 
 

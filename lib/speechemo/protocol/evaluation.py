@@ -33,6 +33,7 @@ RANDOM_SPLIT = "random_split"
 WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, trained on it alone
 LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
 VOICE = "voice"         # normalisation of a row whose clips all get their voice's answer (``per_voice``)
+NESTED = "nested_choice"  # model of a row whose every fold took the head its training actors chose (``protocol.choice``)
 #: tasks whose label is constant within a voice: z-scoring each speaker's clip vectors removes each voice's
 #: constant offset, most of what carries them, so they are not run with per-speaker normalisation; they get
 #: a ``voice`` row instead
@@ -396,10 +397,12 @@ def best(summary: pd.DataFrame, task: str, dataset: str, metric: str = "ua") -> 
 
 
 def rank(rows: pd.DataFrame, metric: str = "ua") -> pd.DataFrame:
-    """Rows best first by ``metric`` then WA; exact ties broken by the key, so the order never
-    depends on the order of the file."""
-    return rows.sort_values([metric, "wa"] + KEY, ascending=[False, False] + [True] * len(KEY),
-                            kind="mergesort")
+    """Rows best first by ``metric`` then WA; at an exact tie a model comes before a ``nested_choice``
+    row (which only reuses the models' predictions, and ties them wherever every fold chose the same
+    head), then the key breaks it, so the order never depends on the order of the file."""
+    order = rows.assign(_chosen=rows.model.eq(NESTED))
+    return order.sort_values([metric, "wa", "_chosen"] + KEY, ascending=[False, False, True] + [True] * len(KEY),
+                             kind="mergesort").drop(columns="_chosen")
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -186,6 +186,33 @@ def test_protocols_within_pooled_and_leave_one_corpus_out(union):
         ev.folds_for("loco:cremad", y, actors, 0, corpus)
 
 
+def test_pooled_folds_are_scored_on_each_corpus_alone_over_its_own_classes():
+    files = [f"r{i}" for i in range(6)] + [f"c{i}" for i in range(6)]
+    corpus = pd.Series(["ravdess"] * 6 + ["cremad"] * 6, index=files)
+    true = ["calm", "calm", "happy", "happy", "sad", "sad"] + ["happy", "happy", "sad", "sad", "angry", "angry"]
+    pred = ["calm", "happy", "happy", "happy", "sad", "calm"] + ["happy", "calm", "sad", "sad", "angry", "happy"]
+    fold = [1, 2, 1, 2, 1, 2] * 2
+    classes = ["calm", "happy", "sad", "angry"]
+    p = pd.DataFrame({"file": files, "fold": fold, "true": true, "pred": pred})
+    res = ev.CVResult(classes, ev.fold_scores(p, classes), p, 12.0)
+    seen = ev.per_corpus(res, corpus)
+    assert set(seen) == {"pooled:ravdess", "pooled:cremad"}
+    c = seen["pooled:cremad"]
+    assert c.classes == ["happy", "sad", "angry"] and list(c.predictions.file) == files[6:]
+    assert c.fit_seconds == 0.0 and list(c.folds.fold) == [1, 2]
+    # fold 1: happy, sad, angry all right (UA 1); fold 2: happy called calm (an error), sad right, angry called happy
+    assert c.folds.ua.tolist() == pytest.approx([1.0, 1 / 3])
+    assert c.folds.wa.tolist() == pytest.approx([1.0, 1 / 3])
+    r = seen["pooled:ravdess"]
+    assert r.classes == ["calm", "happy", "sad"] and r.folds.ua.tolist() == pytest.approx([1.0, 1 / 3])
+    assert ev.per_corpus(res, pd.Series("ravdess", index=files)) == {}  # one corpus: nothing to add
+    with pytest.raises(KeyError, match="no corpus for 6"):
+        ev.per_corpus(res, corpus.iloc[:6])
+    assert ev.corpora_of("pooled:cremad", np.array(["ravdess", "cremad"]), "x") == ("cremad+ravdess", "cremad")
+    with pytest.raises(ValueError, match="is not run"):
+        ev.folds_for("pooled:cremad", np.array(true), np.arange(12), 0, corpus.to_numpy())
+
+
 def test_cap_per_speaker_keeps_every_voice():
     actors = np.repeat([1, 2, 1001, 1002], [60, 60, 80, 80])
     y = np.tile(["a", "b", "c", "d"], 70)
@@ -326,11 +353,21 @@ def test_the_grid_records_the_heads_chosen_by_the_training_actors_under_every_pr
         fit_predict=lambda t, m, fs, n, b: classical.fit_predict_fn(m, X, ev.labels_for(meta, t), meta.actor.to_numpy(), b))
     summary = ev.load_summary(lay.results)
     nested = summary[summary.model == choice.NESTED].set_index(["protocol", "normalisation"])
-    assert set(nested.index) == {(p, n) for p in protocols for n in ("none", ev.VOICE)}  # its voice rows too
+    views = ("pooled:synthetic", "pooled:synthetic-cremad")  # the pooled folds seen from each corpus
+    assert set(nested.index) == {(p, n) for p in protocols + views for n in ("none", ev.VOICE)}  # its voice rows too
+    pooled = results[("gender", "ridge", "x", "none", "speaker_independent")].predictions
+    for v in views:
+        seen = results[("gender", "ridge", "x", "none", v)].predictions
+        assert set(meta.corpus[seen.file]) == {v.split(":")[1]}
+        assert len(seen) == (meta.corpus[pooled.file] == v.split(":")[1]).sum()  # every test clip of that corpus
+    assert sum(len(results[("gender", "ridge", "x", "none", v)].predictions) for v in views) == len(pooled)
+    rows = summary[summary.protocol.isin(views)].set_index(["model", "protocol", "normalisation"])
+    assert (rows.fit_seconds == 0).all() and (rows.train_corpora == "synthetic+synthetic-cremad").all()
+    assert rows.loc[("ridge", "pooled:synthetic", "none")].test_corpora == "synthetic"
     for p in protocols:
         res = results[("gender", choice.NESTED, choice.features_for("t"), "none", p)]
         assert set(res.folds.chosen.str.split(" / ").str[0]) <= {"ridge", "svm_rbf"}   # logreg searched nothing
         assert len(res.predictions) == len(results[("gender", "ridge", "x", "none", p)].predictions)
         assert '"candidates": ["ridge / x", "svm_rbf / x"]' in nested.loc[(p, "none")].params
-    fitted = summary[(summary.model == "ridge") & (summary.normalisation == "none")]
+    fitted = summary[(summary.model == "ridge") & (summary.normalisation == "none") & summary.protocol.isin(protocols)]
     assert (fitted.fit_seconds > 0).all() and (nested.fit_seconds == 0).all()  # the choice fits nothing

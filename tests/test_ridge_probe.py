@@ -202,17 +202,19 @@ def test_protocol_table_from_summary():
                                     ("logreg", "within:ravdess", "ravdess", "ravdess", 0.70),
                                     ("ridge", "speaker_independent", "cremad+ravdess", "cremad+ravdess", 0.73),
                                     ("ridge", "loco:cremad", "ravdess", "cremad", 0.359),
+                                    ("ridge", "pooled:cremad", "cremad+ravdess", "cremad", 0.751),
                                     ("ridge", "random_split", "cremad+ravdess", "cremad+ravdess", 0.99))]
     rows += [dict(rows[0], task="gender", normalisation=n, ua=u) for n, u in (("speaker", 0.51), ("voice", 1.0))]
     rows += [dict(rows[0], task="gender_emotion", model="lstm", protocol="speaker_independent", ua=0.528)]  # first corpus only
     md = report.protocols_markdown(pd.DataFrame(rows), "ravdess+cremad")
     header = md.splitlines()[0]
-    assert header == "| task | normalisation | within ravdess | pooled | ravdess → cremad |"
-    assert "| emotion | none (one clip) | 76.6 ± 1.0 (ridge / whisper_base) | 73.0 ± 1.0 (ridge / whisper_base) | 35.9 ± 1.0" in md
+    assert header == "| task | normalisation | within ravdess | pooled | pooled → cremad | ravdess → cremad |"
+    assert ("| emotion | none (one clip) | 76.6 ± 1.0 (ridge / whisper_base) | 73.0 ± 1.0 (ridge / whisper_base) | "
+            "75.1 ± 1.0 (ridge / whisper_base) | 35.9 ± 1.0") in md
     assert "99.0" not in md and "dataset **ravdess+cremad**" in md
     assert "| gender | voice (one answer per voice, from all its clips) | 100.0 ± 1.0" in md
     assert "51.0" not in md                                    # gender z-scored within each voice: not shown
-    assert "| gender_emotion | none (one clip) | 52.8 ± 1.0 (lstm / whisper_base) | — | — |" in md
+    assert "| gender_emotion | none (one clip) | 52.8 ± 1.0 (lstm / whisper_base) | — | — | — |" in md
     assert "Chosen without looking at the test folds" not in md  # no nested_choice rows: no second table
     with pytest.raises(LookupError):
         report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")

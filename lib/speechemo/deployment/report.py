@@ -85,12 +85,13 @@ def results_markdown(summary: pd.DataFrame, dataset: str) -> str:
 
 
 def _protocol_label(protocol: str, train: str, test: str) -> str:
-    """The column of a row: pooled (the union's speaker folds), within a corpus (its speaker folds,
-    trained on it alone -- also a union run's models that ran on its first corpus only), or train → test."""
+    """The column of a row: pooled (the union's speaker folds), pooled → a corpus (the same folds
+    scored on that corpus's test clips), within a corpus (its speaker folds, trained on it alone --
+    also a union run's models that ran on its first corpus only), or train → test."""
     if protocol == ev.SPEAKER_INDEPENDENT:
         return f"within {train}" if train == test and "+" not in str(train) else "pooled"
     kind, _, name = protocol.partition(":")
-    return f"within {name}" if kind == ev.WITHIN else f"{train} → {test}"
+    return {ev.WITHIN: f"within {name}", ev.POOLED: f"pooled → {name}"}.get(kind, f"{train} → {test}")
 
 
 def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
@@ -103,7 +104,7 @@ def protocols_markdown(summary: pd.DataFrame, dataset: str) -> str:
     if s.empty or not s.protocol.str.contains(":").any():
         raise LookupError(f"no within-corpus or leave-one-corpus-out rows for dataset {dataset!r} in summary.csv")
     s["column"] = [_protocol_label(p, tr, te) for p, tr, te in zip(s.protocol, s.train_corpora, s.test_corpora)]
-    columns = sorted(set(s.column), key=lambda c: (not c.startswith("within"), c != "pooled", c))
+    columns = sorted(set(s.column), key=lambda c: (not c.startswith("within"), not c.startswith("pooled"), c))
     nested, s = s[s.model == choice.NESTED], s[s.model != choice.NESTED]
     lines = ["| task | normalisation | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for task in [t for t in TASK_CLASSES if t in set(s.task)]:

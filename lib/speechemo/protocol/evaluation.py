@@ -32,6 +32,7 @@ SPEAKER_INDEPENDENT = "speaker_independent"   # speaker folds over every corpus 
 RANDOM_SPLIT = "random_split"
 WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, trained on it alone
 LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
+POOLED = "pooled"       # "pooled:<corpus>": the union's speaker folds, scored on that corpus's test clips (``per_corpus``)
 VOICE = "voice"         # normalisation of a row whose clips all get their voice's answer (``per_voice``)
 NESTED = "nested_choice"  # model of a row whose every fold took the head its training actors chose (``protocol.choice``)
 #: tasks whose label is constant within a voice: z-scoring each speaker's clip vectors removes each voice's
@@ -97,6 +98,9 @@ def folds_for(protocol: str, y: np.ndarray, actors: np.ndarray, seed: int = 0,
         shared = set(np.asarray(y)[~held].tolist()) & set(np.asarray(y)[held].tolist())
         keep = np.isin(y, list(shared))
         return [(np.flatnonzero(~held & keep), np.flatnonzero(held & keep))]
+    if kind == POOLED:
+        raise ValueError(f"{protocol!r} is not run: its rows are the speaker-fold runs' predictions on one corpus "
+                         "(evaluation.per_corpus); run the speaker folds")
     raise ValueError(f"unknown protocol {protocol!r} for corpora {sorted(set(np.asarray(corpus).tolist())) if corpus is not None else '-'}")
 
 
@@ -117,6 +121,8 @@ def corpora_of(protocol: str, corpus: np.ndarray | None, dataset: str) -> tuple[
         return name, name
     if kind == LOCO:
         return "+".join(n for n in names if n != name), name
+    if kind == POOLED:
+        return "+".join(names), name
     return "+".join(names), "+".join(names)
 
 
@@ -259,6 +265,27 @@ def per_voice(res: CVResult, speakers: pd.Series) -> CVResult:
     answer = dict(zip(zip(winner.fold, winner.voice), winner.pred))
     p["pred"] = [answer[(f, v)] for f, v in zip(p.fold, voice)]
     return CVResult(res.classes, fold_scores(p, res.classes), p, 0.0)
+
+
+def per_corpus(res: CVResult, corpus_of_file: pd.Series) -> dict[str, CVResult]:
+    """A speaker-fold result on a union seen from each of its corpora: for every corpus (keyed by its
+    ``pooled:<corpus>`` protocol), ``res`` restricted to that corpus's test clips, each fold rescored
+    over the classes present among them (UA and WA over that corpus's clips; the models were trained
+    on every corpus and still answer over all their classes, so a CREMA-D clip called *calm* counts
+    as an error, and macro-F1 counts such a class too). ``corpus_of_file``: the corpus of each file
+    (indexed by file). Nothing is fitted (``fit_seconds`` 0: the cost is that of ``res``'s fits);
+    one corpus gives ``{}``."""
+    p = res.predictions
+    where = corpus_of_file.reindex(p.file.to_numpy()).to_numpy()
+    if pd.isna(where).any():
+        raise KeyError(f"no corpus for {int(pd.isna(where).sum())} predicted files (first: {p.file[pd.isna(where)].iloc[0]})")
+    names = sorted(set(where.tolist()))
+    out = {}
+    for name in names if len(names) > 1 else []:
+        mine = p[where == name].reset_index(drop=True)
+        classes = [c for c in res.classes if c in set(mine.true)]
+        out[f"{POOLED}:{name}"] = CVResult(classes, fold_scores(mine, classes), mine, 0.0)
+    return out
 
 
 def fold_scores(predictions: pd.DataFrame, classes: list[str]) -> pd.DataFrame:

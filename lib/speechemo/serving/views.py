@@ -9,6 +9,7 @@ from speechemo.data import audio
 from speechemo.features import whisper
 
 PROTOCOL_WORDS = {"speaker_independent": "speaker folds", "within": "speaker folds within",
+                  "pooled": "speaker folds of every corpus, scored on",
                   "loco": "leave-one-corpus-out, tested on", "random_split": "random split (speakers seen)"}
 
 

@@ -224,7 +224,11 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
     row instead (``per_voice``: each clip gets its voice's majority answer, no extra fit). Where two
     or more heads of a task, normalisation and protocol chose their settings by nested search, a
     ``nested_choice`` row takes, fold by fold, the head its training actors preferred
-    (``choice.nested_choices``: a headline chosen without the test folds, no extra fit). Returns
+    (``choice.nested_choices``: a headline chosen without the test folds, no extra fit). On a union,
+    every pooled run (the union's speaker folds, nested choices included) is also scored on each
+    corpus's test clips alone, a ``pooled:<corpus>`` row (``evaluation.per_corpus``: what training on
+    every corpus gives that corpus's unseen speakers, beside its ``within:<corpus>`` row; no extra
+    fit). Returns
     ``(results, kept)`` keyed by run."""
 
     skipped = [r for r in runs if ev.removes_the_target(r[0], r[3])]
@@ -257,6 +261,12 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
                          "candidates": res.extra["candidates"], "chosen": res.folds.chosen.tolist()}
         results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
         runs.append(run)
+    for run in [r for r in runs if _protocol(r) == ev.SPEAKER_INDEPENDENT and corpus is not None]:
+        for protocol, res in ev.per_corpus(results[run], meta["corpus"]).items():  # the same fits, one corpus's clips
+            seen = run[:4] + (protocol,)
+            recorded[seen] = {**recorded[run], "scored_on": "one corpus's test clips of the pooled speaker folds"}
+            results[seen] = _record(ctx, seen, res, corpus, notebook, recorded[seen])
+            runs.append(seen)
     voices = {}
     for run in runs:
         if run[0] in ev.VOICE_CONSTANT_TASKS and run[3] == "none" and _protocol(run) != ev.RANDOM_SPLIT:

@@ -107,6 +107,9 @@ def _head_lines(e: dict, n_actors: int, folds: str = "6 EmoBox actor folds") -> 
         lines.append("* chosen among the candidates by the worst of: "
                      + " and ".join(words.get(w, w) for w in e["selected_by"].split(" and ")))
     for corpus, k in (c.get("by_corpus") or {}).items():
+        if k.get("ua") is not None:  # bundles written before per-corpus scores have none
+            lines.append(f"* **unseen speakers of {corpus}** (the same out-of-fold answers, on its {k['clips']} clips; "
+                         f"UA over the classes it has): UA {percent(k['ua'], k['ua_std'])}, WA {percent(k['wa'], k['wa_std'])}")
         lines.append(f"* calibration on {corpus} ({k['clips']} clips, out-of-fold): ECE {k['ece_before'] * 100:.1f} % → "
                      f"{k['ece_after'] * 100:.1f} %; the temperature {corpus} alone would want: {k['temperature_own']:.3g}")
     if (b["model"], b["features"]) != (e["model"], fitted):

@@ -222,16 +222,14 @@ def calibration_summary(oof: pd.DataFrame, classes: list[str], corpus: np.ndarra
 
 
 def corpus_calibration(oof: pd.DataFrame, classes: list[str], corpus: np.ndarray) -> dict[str, dict]:
-    """Per corpus, on the out-of-fold clips: the head's ``fold_metrics`` there (its unseen speakers of
-    that corpus, trained on every corpus; UA over the classes the corpus has), ECE before and after
-    the deployed temperature, and the temperature that corpus alone would want (a diagnostic of how
-    far confidence carries)."""
+    """Per corpus, on the out-of-fold clips: ``fold_metrics`` (that corpus's unseen speakers, UA over
+    its classes), ECE before and after the deployed temperature, and the temperature that corpus
+    alone would want (a diagnostic of how far confidence carries)."""
 
     out = {}
     rows = oof["row"].to_numpy()
     for c in pd.unique(corpus[rows]):
-        m = corpus[rows] == c
-        sub = oof[m]
+        sub = oof[m := corpus[rows] == c]
         y_idx = np.array([classes.index(t) for t in sub["true"]])
         raw = probabilities(sub, classes, "raw")
         own = fit_temperature(np.log(np.clip(raw, 1e-12, 1.0)), y_idx)

@@ -270,9 +270,10 @@ def per_voice(res: CVResult, speakers: pd.Series) -> CVResult:
 def per_corpus(res: CVResult, corpus_of_file: pd.Series) -> dict[str, CVResult]:
     """A speaker-fold result on a union seen from each of its corpora: for every corpus (keyed by its
     ``pooled:<corpus>`` protocol), ``res`` restricted to that corpus's test clips, each fold rescored
-    over the classes present among them (UA and WA over that corpus's clips; the models were trained
-    on every corpus and still answer over all their classes, so a CREMA-D clip called *calm* counts
-    as an error, and macro-F1 counts such a class too). ``corpus_of_file``: the corpus of each file
+    on them (UA over the classes present there, WA over its clips). The models were trained on every
+    corpus and still answer over all their classes: the result keeps them (its confusion matrix
+    counts every clip), so a CREMA-D clip called *calm* is an error, and macro-F1 counts such a class
+    too. ``corpus_of_file``: the corpus of each file
     (indexed by file). Nothing is fitted (``fit_seconds`` 0: the cost is that of ``res``'s fits);
     one corpus gives ``{}``."""
     p = res.predictions
@@ -283,8 +284,7 @@ def per_corpus(res: CVResult, corpus_of_file: pd.Series) -> dict[str, CVResult]:
     out = {}
     for name in names if len(names) > 1 else []:
         mine = p[where == name].reset_index(drop=True)
-        classes = [c for c in res.classes if c in set(mine.true)]
-        out[f"{POOLED}:{name}"] = CVResult(classes, fold_scores(mine, classes), mine, 0.0)
+        out[f"{POOLED}:{name}"] = CVResult(res.classes, fold_scores(mine, res.classes), mine, 0.0)
     return out
 
 

@@ -273,9 +273,8 @@ def per_corpus(res: CVResult, corpus_of_file: pd.Series) -> dict[str, CVResult]:
     on them (UA over the classes present there, WA over its clips). The models were trained on every
     corpus and still answer over all their classes: the result keeps them (its confusion matrix
     counts every clip), so a CREMA-D clip called *calm* is an error, and macro-F1 counts such a class
-    too. ``corpus_of_file``: the corpus of each file
-    (indexed by file). Nothing is fitted (``fit_seconds`` 0: the cost is that of ``res``'s fits);
-    one corpus gives ``{}``."""
+    too. ``corpus_of_file``: the corpus of each file (indexed by file). Nothing is fitted
+    (``fit_seconds`` 0: the cost is that of ``res``'s fits); one corpus gives ``{}``."""
     p = res.predictions
     where = corpus_of_file.reindex(p.file.to_numpy()).to_numpy()
     if pd.isna(where).any():

@@ -35,3 +35,16 @@ def gender_of(actor: int) -> str:
     """``female`` or ``male`` (RAVDESS: odd actors male; CREMA-D: its demographics file)."""
     a = int(actor)
     return gender_of_actor(a) if corpus_of(a) == "ravdess" else _cremad()[a][1]
+
+
+def corpora_of(actors) -> "np.ndarray | None":
+    """The corpus of every speaker id in ``actors`` when they come from two or more corpora, else
+    ``None`` (one corpus, or ids the workbook does not know): what a fit balances over."""
+    import numpy as np
+
+    uniq, inv = np.unique(np.asarray(actors).astype(int), return_inverse=True)
+    try:
+        names = np.array([corpus_of(a) for a in uniq.tolist()])
+    except ValueError:
+        return None
+    return names[inv] if len(set(names.tolist())) > 1 else None

@@ -24,6 +24,25 @@ def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
+def cell_weights(y: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
+    """Clip weights (mean 1) that give every class the same total weight (scikit-learn's "balanced")
+    or, with ``strata`` (each clip's corpus), every (corpus, class) cell present the same total:
+    then every corpus counts as much as another, however many clips it has."""
+    y = np.asarray(y).astype(str)
+    cells = y if strata is None else np.char.add(np.char.add(np.asarray(strata).astype(str), "\x1f"), y)
+    _, inv, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    return len(y) / (len(counts) * counts[inv])
+
+
+def stratum_balanced_accuracy(y: np.ndarray, pred: np.ndarray, strata: np.ndarray | None = None) -> float:
+    """UA (``balanced_accuracy``), or with ``strata`` the mean of each stratum's (corpus's) own UA over
+    its own classes: what a choice compares when every corpus should count the same."""
+    if strata is None:
+        return balanced_accuracy(y, pred)
+    y, pred, strata = np.asarray(y), np.asarray(pred), np.asarray(strata)
+    return float(np.mean([balanced_accuracy(y[strata == s], pred[strata == s]) for s in np.unique(strata)]))
+
+
 #: the statistics a voice can be calibrated with -> whether its clips are scaled as well as centred
 STATISTICS = {"mean and std": True, "mean only": False}
 

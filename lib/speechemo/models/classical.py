@@ -10,12 +10,12 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
-from sklearn.utils.class_weight import compute_sample_weight
 
 from speechemo.protocol.evaluation import cap_per_speaker, inner_groups
 from speechemo.foundations.labels import (EMOTION_NAMES, GENDER_EMOTION_NAMES, GENDER_NAMES,
     gender_emotion_from_heads)
-from speechemo.foundations.numeric import balanced_accuracy
+from speechemo.data.speakers import corpora_of
+from speechemo.foundations.numeric import balanced_accuracy, cell_weights
 from speechemo.foundations.profiles import Budget
 from speechemo.models.ridge import DualRidgeClassifier
 
@@ -30,7 +30,8 @@ def search_grid(name: str, budget: Budget) -> dict[str, list[float]] | None:
 
 
 def make_model(name: str, budget: Budget, seed: int = 0, threads: int = 2):
-    """An unfitted estimator; balanced classes through class weights (XGBoost: sample weights).
+    """An unfitted estimator; balanced classes through class weights (XGBoost, and every model on
+    several corpora: sample weights, see ``fit``).
     ``threads``: the thread budget of the worker it runs in (``executor.Executor.threads``)."""
     if name in ("logreg", "logreg_cv"):
         return LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
@@ -72,24 +73,31 @@ def inner_splits(y: np.ndarray, actors: np.ndarray, n: int) -> list[tuple[np.nda
 def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0,
         n_jobs: int = 2, params: dict | None = None):
     """Fit the pipeline on training data only. The SVM's C is chosen by a nested search whose
-    validation folds are groups of training actors (``logreg_cv`` likewise). Returns (fitted
+    validation folds are groups of training actors (``logreg_cv`` likewise). Training speakers of
+    two or more corpora (``speakers.corpora_of``) weight every corpus x class cell the same
+    (``numeric.cell_weights``: a small corpus counts as much as a large one) instead of every class;
+    the ridge also chooses its penalty by the mean of each corpus's inner UA. Returns (fitted
     estimator, label encoder)."""
     enc = LabelEncoder().fit(y)
     yi = enc.transform(y)
     est = pipeline(name, budget, seed, n_jobs)
     if params:
         est.set_params(**{f"model__{k}": v for k, v in params.items()})
+    strata = corpora_of(actors)
+    weighted = {}  # sample weights in place of the estimator's class weights
+    if name == "xgboost" or (strata is not None and name not in RIDGES):
+        if name != "xgboost":
+            est.set_params(model__class_weight=None)
+        weighted = {"model__sample_weight": cell_weights(yi, strata)}
     grid = search_grid(name, budget)
     if grid:
         cv = inner_splits(yi, actors, budget.inner_folds)
         est = GridSearchCV(est, grid, scoring=make_scorer(balanced_accuracy), cv=cv, n_jobs=n_jobs)
-        est.fit(X, yi)
+        est.fit(X, yi, **weighted)
     elif name in RIDGES:  # penalty and temperature chosen by nested CV over training actors
-        est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds))
-    elif name == "xgboost":
-        est.fit(X, yi, model__sample_weight=compute_sample_weight("balanced", yi))
+        est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds), model__strata=strata)
     else:
-        est.fit(X, yi)
+        est.fit(X, yi, **weighted)
     return est, enc
 
 

@@ -9,7 +9,9 @@ of corpora on a few thousand columns) the same weighted, centred system is solve
 on each split's scatter matrix of the columns, one Cholesky factorisation per penalty too
 (``solver="auto"`` picks the one with fewer multiply-adds; both give the same answers, which
 ``tests/test_ridge_probe.py`` checks). Targets are one-vs-all +-1 (as scikit-learn's
-``RidgeClassifier``), clips are weighted so that every class counts the same, and columns are
+``RidgeClassifier``), clips are weighted so that every class counts the same (with ``strata``, the
+corpus of each clip: every corpus x class cell, and the penalty is then chosen by the mean of each
+corpus's inner UA, so that a corpus of 1,440 clips counts as much as one of 7,442), and columns are
 standardised with the statistics of the training rows given to ``fit`` (labels unused).
 ``decision_function`` gives one score per class; ``predict_proba`` a softmax of the scores divided
 by a temperature fitted by nested CV on the training data only (see ``numeric.fit_temperature``).
@@ -34,9 +36,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold
-from sklearn.utils.class_weight import compute_sample_weight
-
-from speechemo.foundations.numeric import balanced_accuracy, fit_temperature, softmax
+from speechemo.foundations.numeric import cell_weights, fit_temperature, softmax, stratum_balanced_accuracy
 
 DEFAULT_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 RBF_ALPHAS = (0.1, 0.3, 1.0, 3.0)  # a Gaussian kernel's entries are at most 1: penalties on its scale
@@ -207,7 +207,9 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     (default: ``DEFAULT_ALPHAS`` for the linear kernel, ``RBF_ALPHAS`` for ``kernel="rbf"``), solved
     in the dual or the primal (``solver``; the one used is ``solver_`` after ``fit``). After a
     nested search, ``inner_ua_`` is the chosen penalty's UA averaged over the inner actor folds
-    (as scikit-learn's ``GridSearchCV.best_score_``), what a choice among heads compares."""
+    (as scikit-learn's ``GridSearchCV.best_score_``), what a choice among heads compares. ``fit``'s
+    ``strata`` (each row's corpus, two or more): weights and inner UA give every corpus the same say
+    (``numeric.cell_weights``, ``numeric.stratum_balanced_accuracy``)."""
 
     def __init__(self, alphas: tuple[float, ...] | None = None, inner_folds: int = 3,
                  balanced: bool = True, blocks: tuple[int, ...] | None = None, single: bool = True,
@@ -252,10 +254,11 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1.0
         return Y
 
-    def _weights(self, y: np.ndarray) -> np.ndarray:
-        return compute_sample_weight("balanced", y) if self.balanced else np.ones(len(y))
+    def _weights(self, y: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
+        return cell_weights(y, strata) if self.balanced else np.ones(len(y))
 
-    def inner_scores(self, gram: _Gram | _Scatter, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def inner_scores(self, gram: _Gram | _Scatter, y: np.ndarray, groups: np.ndarray,
+                     strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold decision scores for every alpha: ``(alphas, n, classes)``, and the rows'
         fold ids -- all fitted on the other groups of the training data only."""
         n_groups = len(np.unique(groups))
@@ -264,13 +267,13 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         fold_id = np.zeros(len(y), int)
         splits = GroupKFold(n_splits=min(self.inner_folds, n_groups)).split(np.zeros(len(y)), y, groups)
         for k, (tr, va) in enumerate(splits):
-            sol = gram.solve(tr, self._targets(y[tr]), self._weights(y[tr]), alphas)
+            sol = gram.solve(tr, self._targets(y[tr]), self._weights(y[tr], None if strata is None else strata[tr]), alphas)
             for i, sc in enumerate(sol.scores(va)):
                 out[i, va] = sc
             fold_id[va] = k
         return out, fold_id
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None):
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, strata: np.ndarray | None = None):
         X = np.asarray(X, np.float64)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
@@ -280,20 +283,22 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.solver_ = self._solver(*X.shape, len(alphas), min(self.inner_folds, n_groups) if searched else 0)
         dtype, scale = np.float32 if self.single else np.float64, self._scale(X.shape[1])
         gram = _Scatter(X, scale, dtype) if self.solver_ == "primal" else _Gram(X, scale, dtype, self.kernel)
+        strata = None if strata is None or len(np.unique(strata)) < 2 else np.asarray(strata)
         if searched:
-            oof, fold_id = self.inner_scores(gram, y, np.asarray(groups))
-            self.cv_ua_ = np.array([balanced_accuracy(y, self.classes_[o.argmax(1)]) for o in oof])
+            oof, fold_id = self.inner_scores(gram, y, np.asarray(groups), strata)
+            ua = lambda rows, o: stratum_balanced_accuracy(  # noqa: E731
+                y[rows], self.classes_[o[rows].argmax(1)], None if strata is None else strata[rows])
+            self.cv_ua_ = np.array([ua(slice(None), o) for o in oof])
             best = int(np.argmax(self.cv_ua_))
             self.alpha_ = float(alphas[best])
-            self.inner_ua_ = float(np.mean([balanced_accuracy(y[fold_id == k], self.classes_[oof[best][fold_id == k].argmax(1)])
-                                            for k in np.unique(fold_id)]))
+            self.inner_ua_ = float(np.mean([ua(fold_id == k, oof[best]) for k in np.unique(fold_id)]))
             self.temperature_ = fit_temperature(oof[best], np.searchsorted(self.classes_, y))
         else:
             self.alpha_ = float(alphas[0])
             self.inner_ua_ = None
             self.temperature_ = 1.0
         everything = np.arange(len(y))
-        sol = gram.solve(everything, self._targets(y), self._weights(y), (self.alpha_,))
+        sol = gram.solve(everything, self._targets(y), self._weights(y, strata), (self.alpha_,))
         if self.kernel == "linear":
             self.coef_, self.intercept_ = sol.primal()  # prediction needs no training data
         else:  # prediction needs the standardised training rows; the Gram matrix is let go

@@ -130,6 +130,8 @@ def test_trained_on_and_the_card_say_which_corpora():
     assert text.splitlines()[0].endswith("(dataset: ravdess+cremad)") and "SYNTHETIC" not in text
     assert "CREMA-D" in text and "cremad UA 45.0 %" in text and "UA on an unseen corpus" in text
     assert "temperature cremad alone would want: 1.5" in text
+    assert "every corpus counts the same in each fit" in text
+    assert "every corpus counts the same" not in card.model_card({**spec, "trained_on": corpora[:1]}, {}, 4, 2)
     assert "**unseen speakers of cremad** (the same out-of-fold answers, on its 6 clips" in text and "UA 75.0 ± 3.0 %" in text
     synth = card.model_card({**spec, "dataset": "synthetic+synthetic-cremad", "synthetic": True}, {}, 10, 4)
     assert synth.startswith("# SYNTHETIC-DATA MODEL")

@@ -152,7 +152,9 @@ def model_card(spec: dict, checks: dict, n_utterances: int, n_actors: int,
              *[f"* {c['title']} — {c['clips']} clips, {c['speakers']} speakers"
                + (f", licence {c['licence']}" if c["licence"] else "") for c in corpora],
              *(["* acted speech; the trained heads inherit the non-commercial terms of RAVDESS (CC BY-NC-SA 4.0)"]
-               if any(c["corpus"] == "ravdess" for c in corpora) else []), ""]
+               if any(c["corpus"] == "ravdess" for c in corpora) else []),
+             *(["* every corpus counts the same in each fit (every corpus x class cell gets the same total weight, "
+                "whatever the corpus's number of clips; `numeric.cell_weights`)"] if len(corpora) > 1 else []), ""]
     enc = spec.get("encoder")
     if enc:
         o = enc["origin"]

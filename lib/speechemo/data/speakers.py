@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from speechemo.data import cremad
 from speechemo.data.ravdess import ALL_ACTORS, fold_of_actor, gender_of_actor
 
@@ -37,11 +39,9 @@ def gender_of(actor: int) -> str:
     return gender_of_actor(a) if corpus_of(a) == "ravdess" else _cremad()[a][1]
 
 
-def corpora_of(actors) -> "np.ndarray | None":
+def corpora_of(actors) -> np.ndarray | None:
     """The corpus of every speaker id in ``actors`` when they come from two or more corpora, else
     ``None`` (one corpus, or ids the workbook does not know): what a fit balances over."""
-    import numpy as np
-
     uniq, inv = np.unique(np.asarray(actors).astype(int), return_inverse=True)
     try:
         names = np.array([corpus_of(a) for a in uniq.tolist()])

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 LAYERS: dict[str, dict[str, str]] = {
     "foundations": {
         "labels": "label vocabulary and task mappings (emotion, sentiment, gender, gender x emotion)",
-        "numeric": "softmax, temperature fit, balanced accuracy, z-scoring, percentages",
+        "numeric": "softmax, temperature fit, balanced accuracy (and its mean over corpora), class and corpus x class weights, z-scoring, percentages",
         "files": "atomic writes of files and folders",
         "reproducibility": "seeds, package versions and the commit stamp (with a dirty flag)",
         "profiles": "the quick and full profiles: every budget and size a run depends on",

@@ -257,6 +257,11 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
     def _weights(self, y: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
         return cell_weights(y, strata) if self.balanced else np.ones(len(y))
 
+    def _ua(self, y: np.ndarray, scores: np.ndarray, strata: np.ndarray | None, rows=slice(None)) -> float:
+        """UA of decision ``scores`` on ``rows`` (with ``strata``: the mean of each corpus's own UA)."""
+        return stratum_balanced_accuracy(y[rows], self.classes_[scores[rows].argmax(1)],
+                                         None if strata is None else strata[rows])
+
     def inner_scores(self, gram: _Gram | _Scatter, y: np.ndarray, groups: np.ndarray,
                      strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold decision scores for every alpha: ``(alphas, n, classes)``, and the rows'
@@ -283,15 +288,13 @@ class DualRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.solver_ = self._solver(*X.shape, len(alphas), min(self.inner_folds, n_groups) if searched else 0)
         dtype, scale = np.float32 if self.single else np.float64, self._scale(X.shape[1])
         gram = _Scatter(X, scale, dtype) if self.solver_ == "primal" else _Gram(X, scale, dtype, self.kernel)
-        strata = None if strata is None or len(np.unique(strata)) < 2 else np.asarray(strata)
+        strata = None if strata is None else np.asarray(strata)  # one stratum: the same as none
         if searched:
             oof, fold_id = self.inner_scores(gram, y, np.asarray(groups), strata)
-            ua = lambda rows, o: stratum_balanced_accuracy(  # noqa: E731
-                y[rows], self.classes_[o[rows].argmax(1)], None if strata is None else strata[rows])
-            self.cv_ua_ = np.array([ua(slice(None), o) for o in oof])
+            self.cv_ua_ = np.array([self._ua(y, o, strata) for o in oof])
             best = int(np.argmax(self.cv_ua_))
             self.alpha_ = float(alphas[best])
-            self.inner_ua_ = float(np.mean([ua(fold_id == k, oof[best]) for k in np.unique(fold_id)]))
+            self.inner_ua_ = float(np.mean([self._ua(y, oof[best], strata, fold_id == k) for k in np.unique(fold_id)]))
             self.temperature_ = fit_temperature(oof[best], np.searchsorted(self.classes_, y))
         else:
             self.alpha_ = float(alphas[0])

@@ -57,6 +57,7 @@ LAYERS: dict[str, dict[str, str]] = {
     "models": {
         "ridge": "dual ridge for wide embeddings, linear or Gaussian kernel",
         "calibration": "linear heads, temperature scaling, ECE",
+        "search": "a grid of settings chosen by actor-grouped inner CV, every corpus counting the same",
         "classical": "LR, RF, XGBoost, SVM and ridge behind one interface",
         "deep": "LSTM and ResNet-18 on CPU",
     },

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import make_scorer
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
@@ -18,6 +17,7 @@ from speechemo.data.speakers import corpora_of
 from speechemo.foundations.numeric import balanced_accuracy, cell_weights
 from speechemo.foundations.profiles import Budget
 from speechemo.models.ridge import DualRidgeClassifier
+from speechemo.models.search import GroupedSearch
 
 MODELS = ("logreg", "random_forest", "xgboost", "svm_rbf", "logreg_cv", "ridge", "ridge_rbf")
 RIDGES = {"ridge": "linear", "ridge_rbf": "rbf"}  # model name -> kernel of the dual ridge
@@ -73,11 +73,11 @@ def inner_splits(y: np.ndarray, actors: np.ndarray, n: int) -> list[tuple[np.nda
 def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Budget, seed: int = 0,
         n_jobs: int = 2, params: dict | None = None):
     """Fit the pipeline on training data only. The SVM's C is chosen by a nested search whose
-    validation folds are groups of training actors (``logreg_cv`` likewise). Training speakers of
-    two or more corpora (``speakers.corpora_of``) weight every corpus x class cell the same
-    (``numeric.cell_weights``: a small corpus counts as much as a large one) instead of every class;
-    the ridge also chooses its penalty by the mean of each corpus's inner UA. Returns (fitted
-    estimator, label encoder)."""
+    validation folds are groups of training actors (``logreg_cv`` likewise; ``search.GroupedSearch``).
+    Training speakers of two or more corpora (``speakers.corpora_of``) weight every corpus x class
+    cell the same (``numeric.cell_weights``: a small corpus counts as much as a large one) instead of
+    every class, and every nested search (the ridge's penalty, the SVM's C) scores the mean of each
+    corpus's inner UA. Returns (fitted estimator, label encoder)."""
     enc = LabelEncoder().fit(y)
     yi = enc.transform(y)
     est = pipeline(name, budget, seed, n_jobs)
@@ -92,8 +92,8 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, actors: np.ndarray, budget: Bud
     grid = search_grid(name, budget)
     if grid:
         cv = inner_splits(yi, actors, budget.inner_folds)
-        est = GridSearchCV(est, grid, scoring=make_scorer(balanced_accuracy), cv=cv, n_jobs=n_jobs)
-        est.fit(X, yi, **weighted)
+        est = GroupedSearch(est, grid, cv, n_jobs=n_jobs)
+        est.fit(X, yi, sample_weight=weighted.get("model__sample_weight"), strata=strata)
     elif name in RIDGES:  # penalty and temperature chosen by nested CV over training actors
         est.fit(X, yi, model__groups=inner_groups(actors, budget.inner_folds), model__strata=strata)
     else:
@@ -105,7 +105,7 @@ def inner_choice(est) -> dict:
     """What a fitted model's nested search chose on its training actors and that choice's UA over
     the inner actor folds (``inner_ua``, labels of the training actors only); ``{}`` for a model
     with nothing searched (fixed settings). ``choice.nested_choices`` compares heads by it."""
-    if isinstance(est, GridSearchCV):
+    if isinstance(est, GroupedSearch):
         return {"inner_ua": float(est.best_score_),
                 "chosen": ", ".join(f"{k.removeprefix('model__')}={v}" for k, v in est.best_params_.items())}
     model = est.named_steps["model"] if isinstance(est, Pipeline) else est

@@ -300,6 +300,12 @@ def test_union_times_beside_a_one_corpus_run(tmp_path):
                                                               ("02_features", "2026-12-06T05:00:00", 60.0),
                                                               ("03_classical_baselines", "2026-12-06T02:01:00", 900.0)])
     assert "(`02_features` re-run on its own at 05:00)" in report.union_times_markdown(base, retimed)
+    assert "parts" not in md and "parts" not in report.union_times_markdown(base, retimed)  # a re-run is not a part
+    twice = _executed(tmp_path / "uni3", "ravdess+cremad", [("00_download", "2026-12-06T02:00:00", 12.0),
+                                                            ("03_classical_baselines", "2026-12-06T02:01:00", 900.0),
+                                                            ("04_lstm", "2026-12-06T03:00:00", 900.0)])
+    assert ("UTC in 2 parts (`00_download`–`03_classical_baselines` 02:00–02:16, `04_lstm` 03:00–03:15)"
+            in report.union_times_markdown(base, twice))              # started again 44 min after 03 ended
     with pytest.raises(LookupError):                                     # the runs the wrong way round
         report.union_times_markdown(union, base)
 

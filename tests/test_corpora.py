@@ -3,6 +3,7 @@ each layout: parsing, label mapping, the integrity report, restriction to shared
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 from sklearn.metrics import balanced_accuracy_score
 
 from speechemo.data import corpora
@@ -29,11 +30,17 @@ def test_parsers_follow_the_documented_names():
     ("emodb", 4, {"boredom": 4}), ("tess", 2, {}), ("cremad", 3, {}), ("savee", 4, {})])
 def test_reader_on_a_synthetic_layout(corpus, speakers, not_shared, tmp_path):
     root = write_corpus_layout(corpus, tmp_path / corpus)
+    # a well-named clip of digital silence (as CREMA-D's 1076_MTI_SAD_XX.wav): named and left out
+    quiet = sorted(root.rglob("*.wav"))[-1]
+    info = sf.info(str(quiet))
+    sf.write(quiet, np.zeros(info.frames, np.int16), info.samplerate, subtype="PCM_16")
     table, report = corpora.read_corpus(corpus, root)
     # one corrupt audio file and one non-audio file are named, nothing else is lost
     assert len(report.unreadable) == 1 and "cannot decode" in report.unreadable[0]
     assert any("cover.jpg" in x for x in report.not_audio)
-    assert report.used == len(table) == report.n_files - 1
+    assert len(report.silent) == 1 and report.silent[0].startswith(str(quiet.relative_to(root)))
+    assert "digital silence (skipped: nothing to judge): 1" in str(report) and str(quiet.resolve()) not in set(table.path)
+    assert report.used == len(table) == report.n_files - 2
     assert table.speaker.nunique() == speakers
     assert report.not_shared == not_shared  # e.g. EmoDB's boredom: kept, marked, left out of scores
     assert set(table.emotion.dropna()) <= set(corpora.EMOTION_NAMES)

@@ -1,7 +1,7 @@
 """Readers for other emotional-speech corpora, for cross-corpus checks: each yields the same kind
 of metadata table as notebook 00 (path, file, speaker, gender where known, emotion mapped to the
 RAVDESS names or ``None`` when RAVDESS has no such class) and an integrity report that names every
-file it could not use (unreadable, not audio, unexpected name, odd sample rate) -- nothing is
+file it could not use (unreadable, digital silence, not audio, unexpected name, odd sample rate) -- nothing is
 dropped silently. Built from each corpus's public documentation:
 
 * ``emodb`` (Berlin, German, 10 speakers): ``03a01Fa.wav`` = speaker 03, text a01, emotion letter
@@ -27,10 +27,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 
 from speechemo.data import cremad
 from speechemo.foundations.labels import EMOTION_NAMES, CorpusNameError
-from speechemo.data.metadata import audio_header, file_md5
+from speechemo.data.metadata import audio_header, digital_silence, file_md5
 from speechemo.data.ravdess import parse_name
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
@@ -121,11 +122,13 @@ class CorpusReport:
     not_audio: list[str] = field(default_factory=list)
     odd_rate: list[str] = field(default_factory=list)
     stereo: list[str] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)
     not_shared: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"{self.corpus}: {self.n_files} files, {self.used} usable"]
         for title, items in (("misnamed (skipped)", self.misnamed), ("unreadable (skipped)", self.unreadable),
+                             ("digital silence (skipped: nothing to judge)", self.silent),
                              ("not audio (skipped; documentation and metadata files too)", self.not_audio), ("unusual sample rate (kept, resampled)", self.odd_rate),
                              ("stereo (kept, downmixed)", self.stereo)):
             if items:
@@ -239,8 +242,12 @@ def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) ->
             continue
         try:
             info = audio_header(path)
+            samples, _ = sf.read(str(path), dtype="float32")
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{rel}: cannot decode ({err}); re-copy it or convert it to WAV/FLAC")
+            continue
+        if digital_silence(samples):
+            report.silent.append(f"{rel}: {info.frames / info.samplerate:.1f} s of digital silence")
             continue
         if item.emotion is None:
             report.not_shared[item.original] = report.not_shared.get(item.original, 0) + 1

@@ -20,11 +20,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from speechemo.foundations.files import atomic_path
 from speechemo.foundations.labels import SENTIMENT_OF, CorpusNameError
+from speechemo.data.metadata import digital_silence
 
 FILES = Path(__file__).parent / "corpus_files" / "cremad"
 MEDIA_URL = "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/AudioWAV/"
@@ -220,7 +220,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{path.name}: cannot decode ({err}); re-copy or re-download it")
             continue
-        if len(y) == 0 or not np.abs(y).any():
+        if digital_silence(y):
             report.silent.append(f"{path.name}: {len(y) / sr:.1f} s of digital silence")
             continue
         if path.stem.endswith("_X"):

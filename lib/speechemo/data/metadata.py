@@ -71,6 +71,14 @@ def file_md5(path: Path) -> str:
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
+def digital_silence(samples) -> bool:
+    """Whether decoded audio holds no sample other than zero (e.g. CREMA-D's 1076_MTI_SAD_XX.wav):
+    nothing a model could judge, so readers leave such a file out and name it."""
+    import numpy as np
+
+    return len(samples) == 0 or not np.any(samples)
+
+
 def audio_header(path: Path):
     """soundfile's header of an audio file; raises if it cannot be read or holds no audio."""
     info = sf.info(str(path))

@@ -125,3 +125,24 @@ def test_models_to_retrain_are_models_never_a_choice_per_fold():
     assert sorted(zip(chosen.task, chosen.model, chosen.features)) == [("emotion", "ridge", "whisper_base"),
                                                                        ("gender", "ridge", "whisper_base")]
     assert crosscorpus.models_to_retrain(summary, "ravdess", ["06_x"]).task.tolist() == ["emotion"]
+
+
+def test_target_rows_name_the_training_and_the_tested_corpora(tmp_path):
+    """A row of notebook 08 says which corpora trained it (the workbook's dataset) and which tested it
+    (the target), not the target on both sides."""
+    from speechemo.data.download import DatasetInfo
+    from speechemo.foundations.paths import Layout
+    from speechemo.protocol import evaluation as ev
+    from speechemo.workbook import steps
+
+    lay = Layout(tmp_path, tmp_path / "data", tmp_path / "outputs")
+    lay.results.mkdir(parents=True)
+    ctx = steps.Context(lay, DatasetInfo("ravdess", str(tmp_path), "here"), "quick", profiles.get("quick"))
+    true = np.array(["sad", "angry", "sad", "happy"])
+    probs = np.eye(8)[[EMOTION_NAMES.index(c) for c in ("sad", "angry", "happy", "happy")]]
+    scored = crosscorpus.score_approach(crosscorpus.Approach("(b) retrained", "emotion", "ridge", "x"), true, probs,
+                                        EMOTION_NAMES, ["happy", "sad", "angry"], ["a", "b", "c", "d"])
+    steps.record_cross_corpus(ctx, [scored], "cremad", "08_cross_corpus")
+    row = ev.load_summary(lay.results).iloc[0]
+    assert (row.dataset, row.train_corpora, row.test_corpora) == ("cremad", "ravdess", "cremad")
+    assert row.protocol == crosscorpus.PROTOCOL and row.ua == pytest.approx((0.5 + 1 + 1) / 3)

@@ -367,13 +367,14 @@ def with_protocols(runs: list[tuple], meta, tasks=("emotion", "sentiment", "gend
 
 def record_cross_corpus(ctx: Context, scored, target: str, notebook: str) -> None:
     """Record each ``crosscorpus.Scored`` approach in ``summary.csv`` as a row of the target corpus
-    (protocol ``cross_corpus``, trained on the context's dataset)."""
+    (protocol ``cross_corpus``; ``train_corpora`` the context's dataset, ``test_corpora`` the target)."""
 
     for s in scored:
         a = s.approach
         row = ev.result_row(s.result, dataset=target, task=a.task, features=a.features, model=a.model,
                             protocol=crosscorpus.PROTOCOL, normalisation=a.normalisation, profile=ctx.profile,
-                            notebook=notebook, params={"trained_on": ctx.dataset, "approach": a.label}, run=ctx.run)
+                            notebook=notebook, params={"trained_on": ctx.dataset, "approach": a.label},
+                            train_corpora=ctx.dataset, test_corpora=target, run=ctx.run)
         ev.record(ctx.lay.results, row, s.result)
 
 

@@ -38,7 +38,7 @@ def test_reader_on_a_synthetic_layout(corpus, speakers, not_shared, tmp_path):
     # one corrupt audio file and one non-audio file are named, nothing else is lost
     assert len(report.unreadable) == 1 and "cannot decode" in report.unreadable[0]
     assert any("cover.jpg" in x for x in report.not_audio)
-    assert len(report.silent) == 1 and report.silent[0].startswith(str(quiet.relative_to(root)))
+    assert len(report.silent) == 1 and report.silent[0].split(":")[0].endswith(quiet.name)
     assert "digital silence (skipped: nothing to judge): 1" in str(report) and str(quiet.resolve()) not in set(table.path)
     assert report.used == len(table) == report.n_files - 2
     assert table.speaker.nunique() == speakers
@@ -77,3 +77,19 @@ def test_restriction_to_shared_classes_and_metrics():
     truth = np.array(shared)[rng.integers(0, 4, 200)]
     from speechemo.protocol import evaluation as ev
     assert np.isclose(ev.scores(truth, pred, shared)["ua"], balanced_accuracy_score(truth, pred))
+
+
+def test_cremad_as_distributed_and_without_its_demographics(tmp_path):
+    """CREMA-D given as its repository is laid out (AudioWAV/ beside AudioMP3/ and the demographics CSV):
+    the WAVs alone are read, genders from the CSV beside them; without the CSV, from the copy the
+    workbook ships (where actor 1003 is female, unlike the synthetic layout's CSV)."""
+    root = write_corpus_layout("cremad", tmp_path / "CREMA-D")
+    (root / "AudioMP3").mkdir()
+    (root / "AudioMP3" / "1001_DFA_ANG_XX.mp3").write_bytes(b"ID3 the same clip as MP3")
+    table, report = corpora.read_corpus("cremad", root)
+    assert not any("AudioMP3" in x for x in report.unreadable + report.not_audio + report.misnamed)
+    assert len(report.unreadable) == 1 and report.used == len(table) == report.n_files - 1
+    assert dict(zip(table.speaker, table.gender)) == {"1001": "male", "1002": "female", "1003": "male"}
+    (root / "VideoDemographics.csv").unlink()
+    table, _ = corpora.read_corpus("cremad", root / "AudioWAV")
+    assert dict(zip(table.speaker, table.gender)) == {"1001": "male", "1002": "female", "1003": "female"}

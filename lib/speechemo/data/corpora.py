@@ -102,10 +102,11 @@ def parse_ravdess(name: str) -> Item:
 
 
 def cremad_genders(root: Path) -> dict[str, str]:
-    """Actor id -> gender from CREMA-D's ``VideoDemographics.csv`` (anywhere under ``root``)."""
-    found = next(iter(sorted(Path(root).rglob("VideoDemographics.csv"))), None)
-    if found is None:
-        return {}
+    """Actor id -> gender from CREMA-D's ``VideoDemographics.csv``: the one under the audio folder
+    ``root`` or beside it (the official layout: ``AudioWAV/`` next to the CSV), else the copy the
+    workbook ships (CREMA-D's 91 actor ids are fixed)."""
+    root = Path(root)
+    found = next(iter([*sorted(root.rglob("VideoDemographics.csv")), *sorted(root.parent.glob("VideoDemographics.csv"))]), None)
     d = cremad.demographics(found)
     return {str(a): g for a, g in zip(d["ActorID"], d["gender"])}
 
@@ -160,6 +161,8 @@ class Corpus:
     download: str                          # how users get it and how it is checked
     folds: str                             # the speaker-fold recipe
     parse: Callable[[Path], Item] | None   # file -> labels (the generic reader); None for csv
+    audio_root: Callable[[Path], Path] | None = None       # the audio folder inside what the user gives
+    speaker_genders: Callable[[Path], dict[str, str]] | None = None  # audio folder -> {speaker: gender}
     trainable: bool = False                # notebook 00 acquires it and the workbook trains on it
     share_examples: bool = False           # its licence lets a bundle ship a few clips, with attribution
 
@@ -175,7 +178,8 @@ REGISTRY: dict[str, Corpus] = {c.name: c for c in (
            "ODbL 1.0 / DbCL 1.0", "the official repository's Git LFS media, every file's size and sha256 "
            "checked against its pointer (corpus_files/cremad/manifest.csv.gz)",
            "six actor folds balanced by gender and age (corpus_files/cremad/folds.csv)",
-           lambda p: parse_cremad(p.name), trainable=True, share_examples=True),
+           lambda p: parse_cremad(p.name), audio_root=cremad.find_audio_root, speaker_genders=cremad_genders,
+           trainable=True, share_examples=True),
     Corpus("emodb", "EmoDB (Burkhardt et al. 2005), German, 10 speakers", EMODB_EMOTIONS,
            "speaker in the file name; genders from the corpus documentation", "see the corpus's site",
            "bring your own copy (CORPUS_DIR)", "none (test corpus)", lambda p: parse_emodb(p.name)),
@@ -220,7 +224,9 @@ def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) ->
     else:
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such folder; corpus_dir must be the {corpus} folder as distributed")
-        genders = cremad_genders(root) if corpus == "cremad" else {}
+        entry = REGISTRY[corpus]
+        root = entry.audio_root(root) if entry.audio_root else root  # e.g. CREMA-D's AudioWAV, not AudioMP3 too
+        genders = entry.speaker_genders(root) if entry.speaker_genders else {}
         candidates = []
         report_pre: list[str] = []
         for p in _files(root):

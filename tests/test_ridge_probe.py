@@ -220,6 +220,25 @@ def test_protocol_table_from_summary():
         report.protocols_markdown(pd.DataFrame(rows).assign(protocol="speaker_independent"), "ravdess+cremad")
 
 
+def test_cross_corpus_table_shows_real_targets_beside_the_training_corpus():
+    base = {"task": "emotion", "features": "whisper_base", "model": "ridge", "normalisation": "none", "wa": 0.45,
+            "wa_std": 0.0, "ua_std": 0.0, "n_utterances": 7441, "profile": "full", "notebook": "08_cross_corpus",
+            "commit": "abc", "created": "2026-12-07T18:00:00+00:00"}
+    ran = '{"approach": "(b) retrained", "trained_on": "ravdess"}'
+    rows = [dict(base, dataset="cremad", protocol="cross_corpus", ua=0.44, params=ran),
+            dict(base, dataset="cremad", protocol="cross_corpus", task="gender", ua=0.91, params=ran.replace("(b)", "(d)")),
+            dict(base, dataset="emodb-synthetic", protocol="cross_corpus", ua=0.99, params=ran.replace("ravdess", "synthetic")),
+            dict(base, dataset="cremad-target", protocol="cross_corpus", ua=0.98, params=ran.replace("ravdess", "ravdess+cremad")),
+            dict(base, dataset="ravdess", protocol="speaker_independent", ua=0.766, params="{}")]
+    md = report.cross_corpus_markdown(pd.DataFrame(rows))
+    assert ("| ravdess | cremad | (b) retrained | emotion | ridge | whisper_base | none | 44.0 | 45.0 | 7441 | 76.6 |"
+            in md)
+    assert "| ravdess | cremad | (d) retrained | gender | ridge | whisper_base | none | 91.0 | 45.0 | 7441 | — |" in md
+    assert "99.0" not in md and "98.0" not in md  # a synthetic training set, a target the models trained on
+    with pytest.raises(LookupError):
+        report.cross_corpus_markdown(pd.DataFrame(rows[2:]))
+
+
 def test_protocol_table_shows_the_nested_choice_apart_from_the_best_rows():
     base = {"dataset": "ravdess+cremad", "task": "emotion", "features": "whisper_base", "wa": 0.5, "wa_std": 0.0,
             "ua_std": 0.01, "profile": "full", "commit": "abc", "created": "2026-11-28T07:00:00+00:00", "normalisation": "none"}

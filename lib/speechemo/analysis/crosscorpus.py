@@ -21,7 +21,7 @@ from speechemo.serving import inference
 from speechemo.serving.inference import InputError
 from speechemo.foundations.labels import EMOTION_NAMES
 
-PROTOCOL = "cross_corpus"
+PROTOCOL = ev.CROSS_CORPUS
 
 
 def models_to_retrain(summary: pd.DataFrame, dataset: str, notebooks: list[str],

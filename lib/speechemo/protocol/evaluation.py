@@ -34,6 +34,7 @@ WITHIN = "within"       # "within:<corpus>": that corpus's speaker folds, traine
 LOCO = "loco"           # "loco:<corpus>": trained on the other corpora, tested on it, shared classes
 POOLED = "pooled"       # "pooled:<corpus>": the union's speaker folds, scored on that corpus's test clips (``per_corpus``)
 VOICE = "voice"         # normalisation of a row whose clips all get their voice's answer (``per_voice``)
+CROSS_CORPUS = "cross_corpus"  # notebook 08: trained on the dataset, scored on every clip of a corpus brought to it
 NESTED = "nested_choice"  # model of a row whose every fold took the head its training actors chose (``protocol.choice``)
 #: tasks whose label is constant within a voice: z-scoring each speaker's clip vectors removes each voice's
 #: constant offset, most of what carries them, so they are not run with per-speaker normalisation; they get

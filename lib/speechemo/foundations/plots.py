@@ -172,7 +172,7 @@ def robustness(table: pd.DataFrame, title: str, ax=None) -> plt.Axes:
 def within_vs_target(res: pd.DataFrame, within_col: str, trained_on: str, target: str, chance: float) -> plt.Figure:
     """Horizontal bars per approach: UA inside the training corpora (grey) and on the target (blue),
     with emotion chance marked (``res``: the cross-corpus table of notebook 08)."""
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(9, max(3.5, 1.6 + 0.55 * len(res))))  # a row per approach, never cramped
     labels = res.approach + "\n" + res.task + " · " + res.model + " / " + res.features + " / " + res.normalisation
     ypos = np.arange(len(res))
     ax.barh(ypos + 0.2, res[within_col].fillna(0), height=0.4, label=f"within {trained_on} (6 folds)", color="tab:grey")
@@ -180,6 +180,6 @@ def within_vs_target(res: pd.DataFrame, within_col: str, trained_on: str, target
     ax.axvline(chance, color="tab:red", ls="--", lw=1, label="chance (emotion)")
     ax.set_yticks(ypos, labels, fontsize=7)
     ax.set(xlabel="UA (%)", xlim=(0, 100), title=f"Cross-corpus: trained on {trained_on}, tested on {target}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / max(1, len(res))), ncol=3)  # below: bars reach 100
     fig.tight_layout()
     return fig

@@ -139,8 +139,9 @@ def cross_corpus_markdown(summary: pd.DataFrame) -> str:
     speaker-independent UA inside the training dataset. Rows of a synthetic training set, or of a
     target the models trained on (``-target``), are not shown."""
     s = summary[summary.protocol == ev.CROSS_CORPUS].copy()
-    s["trained_on"] = [_trained_on(p) for p in s.params]
-    s = s[~s.dataset.str.contains("synthetic|-target") & ~s.trained_on.str.contains("synthetic") & (s.trained_on != "")]
+    s["trained_on"] = pd.Series([_trained_on(p) for p in s.params], index=s.index, dtype=str)
+    real = [not re.search("synthetic|-target", str(d)) and "synthetic" not in t and t != "" for d, t in zip(s.dataset, s.trained_on)]
+    s = s[np.array(real, dtype=bool)]
     if s.empty:
         raise LookupError("no notebook-08 rows of a real corpus in summary.csv")
     inside = summary[summary.protocol == ev.SPEAKER_INDEPENDENT].set_index(

@@ -46,10 +46,13 @@ def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, st
 
 
 def git_commit(root: Path | None = None) -> str:
-    """The short commit of the working tree, ``+dirty`` when tracked files differ from it
-    (``unknown`` outside a git checkout)."""
+    """The short commit of the checkout this code runs from (default: the one holding this package,
+    whatever the working directory -- a run may write its outputs outside the project), ``+dirty``
+    when tracked files differ from it (``unknown`` outside a git checkout)."""
+    where = root or Path(__file__).resolve().parent
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short", "HEAD")

@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -71,11 +72,9 @@ def file_md5(path: Path) -> str:
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
-def digital_silence(samples) -> bool:
+def digital_silence(samples: np.ndarray) -> bool:
     """Whether decoded audio holds no sample other than zero (e.g. CREMA-D's 1076_MTI_SAD_XX.wav):
     nothing a model could judge, so readers leave such a file out and name it."""
-    import numpy as np
-
     return len(samples) == 0 or not np.any(samples)
 
 

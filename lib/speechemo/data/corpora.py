@@ -27,11 +27,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from speechemo.data import cremad
 from speechemo.foundations.labels import EMOTION_NAMES, CorpusNameError
-from speechemo.data.metadata import audio_header, digital_silence, file_md5
+from speechemo.data.metadata import decode_once, digital_silence
 from speechemo.data.ravdess import parse_name
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".aif", ".aiff", ".ogg"}
@@ -247,20 +246,21 @@ def read_corpus(corpus: str, root: str | Path, csv: str | Path | None = None) ->
             report.misnamed.append(f"{rel}: {item}")
             continue
         try:
-            info = audio_header(path)
-            samples, _ = sf.read(str(path), dtype="float32")
+            samples, rate, md5 = decode_once(path)  # read once: decoded, checked and hashed
+            if len(samples) == 0:
+                raise RuntimeError("no audio frames")
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{rel}: cannot decode ({err}); re-copy it or convert it to WAV/FLAC")
             continue
         if digital_silence(samples):
-            report.silent.append(f"{rel}: {info.frames / info.samplerate:.1f} s of digital silence")
+            report.silent.append(f"{rel}: {len(samples) / rate:.1f} s of digital silence")
             continue
         if item.emotion is None:
             report.not_shared[item.original] = report.not_shared.get(item.original, 0) + 1
         rows.append({"path": str(path.resolve()), "file": rel, "speaker": item.speaker, "gender": item.gender,
                      "emotion": item.emotion, "original_label": item.original, "shared": item.emotion is not None,
-                     "duration": info.frames / info.samplerate, "sample_rate": info.samplerate,
-                     "channels": info.channels, "md5": file_md5(path)})
+                     "duration": len(samples) / rate, "sample_rate": rate,
+                     "channels": samples.shape[1], "md5": md5})
     table = pd.DataFrame(rows)
     if len(table):
         main_rate = int(table["sample_rate"].mode().iloc[0])

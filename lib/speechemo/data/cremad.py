@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ import pandas as pd
 
 from speechemo.foundations.files import atomic_path
 from speechemo.foundations.labels import SENTIMENT_OF, CorpusNameError
-from speechemo.data.metadata import digital_silence
+from speechemo.data.metadata import decode_once, digital_silence
 
 FILES = Path(__file__).parent / "corpus_files" / "cremad"
 MEDIA_URL = "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/AudioWAV/"
@@ -196,7 +195,6 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
     """The metadata table of a CREMA-D folder in the workbook's columns (``file`` is
     ``cremad/<name>``, ``actor`` the CREMA-D id, ``statement`` the sentence code, ``intensity`` the
     level, ``fold`` the workbook's fold) and its integrity report."""
-    import soundfile as sf
     from tqdm import tqdm
 
     root = find_audio_root(Path(root))
@@ -215,8 +213,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
             report.no_demographics.append(path.name)
             continue
         try:
-            raw = path.read_bytes()  # read once: decoded here, hashed below
-            y, sr = sf.read(io.BytesIO(raw), dtype="int16", always_2d=True)
+            y, sr, md5 = decode_once(path, dtype="int16")  # read once: decoded and hashed
         except Exception as err:  # noqa: BLE001 - reported by name
             report.unreadable.append(f"{path.name}: cannot decode ({err}); re-copy or re-download it")
             continue
@@ -230,7 +227,7 @@ def build_metadata(root: str | Path, progress: bool = True) -> tuple[pd.DataFram
         rows.append({"path": str(path.resolve()), "file": f"cremad/{path.name}", "corpus": "cremad",
                      "actor": clip.actor, "gender": gender_of[clip.actor], "emotion": clip.emotion,
                      "intensity": clip.level, "statement": clip.sentence, "sentiment": SENTIMENT_OF[clip.emotion],
-                     "duration": len(y) / sr, "sample_rate": sr, "channels": y.shape[1], "md5": hashlib.md5(raw).hexdigest(),
+                     "duration": len(y) / sr, "sample_rate": sr, "channels": y.shape[1], "md5": md5,
                      "fold": int(fold_of[clip.actor])})
     report.used = len(rows)
     return pd.DataFrame(rows), report

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,13 @@ class IntegrityReport:
 
 def file_md5(path: Path) -> str:
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def decode_once(path: Path, dtype: str = "float32") -> tuple[np.ndarray, int, str]:
+    """An audio file read from disk once: its samples (frames x channels), sample rate and md5."""
+    raw = Path(path).read_bytes()
+    samples, rate = sf.read(io.BytesIO(raw), dtype=dtype, always_2d=True)
+    return samples, rate, hashlib.md5(raw).hexdigest()
 
 
 def digital_silence(samples: np.ndarray) -> bool:

@@ -37,6 +37,7 @@ def test_reader_on_a_synthetic_layout(corpus, speakers, not_shared, tmp_path):
     table, report = corpora.read_corpus(corpus, root)
     # one corrupt audio file and one non-audio file are named, nothing else is lost
     assert len(report.unreadable) == 1 and "cannot decode" in report.unreadable[0]
+    assert f"Error opening '{root}" in report.unreadable[0]  # the decoder's reason names the file on disk
     assert any("cover.jpg" in x for x in report.not_audio)
     assert len(report.silent) == 1 and report.silent[0].split(":")[0].endswith(quiet.name)
     assert "digital silence (skipped: nothing to judge): 1" in str(report) and str(quiet.resolve()) not in set(table.path)

@@ -74,9 +74,14 @@ def file_md5(path: Path) -> str:
 
 
 def decode_once(path: Path, dtype: str = "float32") -> tuple[np.ndarray, int, str]:
-    """An audio file read from disk once: its samples (frames x channels), sample rate and md5."""
+    """An audio file read from disk once: its samples (frames x channels), sample rate and md5. A file
+    that cannot be decoded raises an error naming it (not the in-memory copy) with the decoder's reason."""
     raw = Path(path).read_bytes()
-    samples, rate = sf.read(io.BytesIO(raw), dtype=dtype, always_2d=True)
+    try:
+        samples, rate = sf.read(io.BytesIO(raw), dtype=dtype, always_2d=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file's name
+        reason = str(err).split(": ", 1)[-1]  # libsndfile's words after "Error opening <object>: "
+        raise RuntimeError(f"Error opening {str(path)!r}: {reason}") from err
     return samples, rate, hashlib.md5(raw).hexdigest()
 
 

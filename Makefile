@@ -24,7 +24,7 @@ RUN_ARGS = --dataset $(DATASET) --profile $(PROFILE) $(if $(SOURCE),--source "$(
            $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
            $(if $(CORPUS),--corpus $(CORPUS)) $(if $(CORPUS_DIR),--corpus-dir "$(abspath $(CORPUS_DIR))")
 
-.PHONY: help setup all notebook report test test-unit test-unit-browser test-notebooks test-refs test-browser lab serve lock clean
+.PHONY: help setup all notebook report test test-unit test-unit-browser test-notebooks test-refs test-browser chromium lab serve lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -65,11 +65,16 @@ test: setup ## Every notebook once under nbval (quick profile, synthetic corpus)
 	$(BIN)/python tools/split_cores.py -- "$(MAKE) --no-print-directory test-notebooks" \
 	    "$(MAKE) --no-print-directory test-unit-browser"
 
-test-unit-browser: test-unit
-	$(MAKE) --no-print-directory test-browser
+# Unit and browser tests in one pytest session: the session fixtures (the synthetic corpus, the exported
+# bundle with its two TFLite conversions) are built once for both (two sessions built the bundle twice).
+test-unit-browser: setup chromium
+	$(BIN)/python -m pytest -q tests
 
 test-unit: setup ## pytest on the helper package
 	$(BIN)/python -m pytest -q -m "not browser" tests
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 TEST_RUN := outputs/test-run
 NB_REFS  := tests/notebook_refs
@@ -85,8 +90,7 @@ test-refs: setup ## Regenerate tests/notebook_refs from a quick synthetic run (r
 	$(BIN)/python -m speechemo.workbook.runner $(QUICK_RUN)
 	$(BIN)/python tools/notebook_refs.py $(TEST_RUN)/notebooks $(NB_REFS)
 
-test-browser: setup ## Real browser test of the web app (installs Debian chromium if missing)
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+test-browser: setup chromium ## Real browser test of the web app (installs Debian chromium if missing)
 	$(BIN)/python -m pytest -q -m browser tests
 
 lab: setup ## Open the workbook in JupyterLab

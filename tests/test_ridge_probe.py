@@ -340,7 +340,7 @@ def test_run_records_name_the_machine(tmp_path):
     lay.runs.mkdir(parents=True)
     record = json.loads((lay.results / steps.write_run(lay, "03_x", {}, profiles.get("quick"), "ravdess")).read_text())
     m = record["machine"]
-    assert m["cores"] >= 1 and m["cpu"] and set(m) == {"cpu", "cores", "memory_gib", "boot_id"}
+    assert m["cores"] >= 1 and m["cpu"] and set(m) == {"cpu", "vector", "cores", "memory_gib", "boot_id"}
     nb = lay.outputs / "notebooks"
     nb.mkdir()
     (nb / "03_x.ipynb").write_text(json.dumps({"metadata": {"papermill": {

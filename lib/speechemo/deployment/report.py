@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from speechemo.protocol import choice, evaluation as ev
-from speechemo.foundations import files, reference
+from speechemo.foundations import files, reference, stage_times
 from speechemo.foundations.labels import TASK_CLASSES
 from speechemo.foundations.numeric import percent
 from speechemo.foundations.paths import Layout
@@ -33,6 +33,7 @@ TIMES_START, TIMES_END = "<!-- times:start -->", "<!-- times:end -->"
 SCALING_START, SCALING_END = "<!-- scaling:start -->", "<!-- scaling:end -->"
 UNION_TIMES_START, UNION_TIMES_END = "<!-- union-times:start -->", "<!-- union-times:end -->"
 CROSS_START, CROSS_END = "<!-- cross-corpus:start -->", "<!-- cross-corpus:end -->"
+STAGES_START, STAGES_END = "<!-- stage-times:start -->", "<!-- stage-times:end -->"
 SINGLE_CLIP = "none"
 #: how each normalisation is named in the protocol table (what it needs at prediction time)
 NORMALISATIONS = {"none": "none (one clip)", "speaker": "speaker (all clips of the voice)",
@@ -412,7 +413,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             times = notebook_times(Path(a.notebooks), lay.runs)
             update_readme(Path(a.readme), times_markdown(times, a.dataset), TIMES_START, TIMES_END)
-        except LookupError as err:  # the notebooks of another run: the times stay as they are
+            stages = stage_times.markdown(pd.read_csv(lay.results / stage_times.FILE), a.dataset,
+                                          dict(zip(last_run(times).notebook, last_run(times).seconds)))
+            update_readme(Path(a.readme), stages, STAGES_START, STAGES_END)
+        except (LookupError, FileNotFoundError) as err:  # another run's notebooks, or no stage times: left as they are
             print(f"{err} in {a.notebooks}: the README's times are left as they are", file=sys.stderr)
     if a.union_notebooks:
         try:

@@ -4,7 +4,7 @@ ridge models, deep-model settings, robustness-suite sizes, encoder chunking -- a
 the profile it used beside ``summary.csv`` (``steps.start``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,14 @@ class Profile:
     robust_max_train: int | None = None  # training clips per fit of the robustness suite (see below)
     encoder_chunk: int = 256        # clips per encoder pass between two cache writes (Dask: at most 32); the
                                     # batch a clip is padded in moves its embedding by ~1e-6 relative
+    notebook_parameters: dict[str, dict[str, object]] = field(default_factory=dict)
+    # papermill parameters this profile gives a notebook (by name, e.g. "03_classical_baselines") in
+    # place of the defaults of its ``parameters`` cell; the runner injects them, so the executed copy
+    # shows them (a value given on the command line still wins)
+
+    def parameters_for(self, notebook: str, declared) -> dict[str, object]:
+        """This profile's parameters for ``notebook`` that the notebook declares."""
+        return {k: v for k, v in self.notebook_parameters.get(notebook, {}).items() if k in declared}
 
 
 # max_train: the training rows of one cross-validation fit (a compute budget, not a tuned choice).
@@ -82,13 +90,26 @@ class Profile:
 # augmented) against each other, 12 fits per candidate; it trains on at most 2,000 clips per fit,
 # which RAVDESS (1,200) never reaches. One ridge fit on RAVDESS + CREMA-D (whisper_base, emotion)
 # took 1.5 / 3.9 / 8.6 s with 1,500 / 3,000 / 4,500 rows on this machine.
+# quick: every notebook runs once, end to end, in minutes (what ``make test`` compares with its references):
+# the smallest budgets that still train every kind of model (an epoch, 10 boosting rounds, 20 trees), and
+# grids without ComParE (6,373 columns: half of 02's openSMILE time and 03's ridge fits, run on real data
+# only; tests/test_opensmile.py checks the set itself), a latency check on 5 clips and an int8 check on 60.
+# Profiled on the 6-actor synthetic corpus (tools/profile_notebook.py, one core of an AMD EPYC with
+# AVX-512, 2026-12-08): in 03, 44 of 110 s were XGBoost's 40 rounds and 21 s the forests; in 02, 38 of 69 s
+# were openSMILE (eGeMAPS + ComParE) and 20 s the encoder.
+QUICK_PARAMETERS: dict[str, dict[str, object]] = {
+    "02_features": {"sets": ["seed", "functionals", "sequence", "image", "egemaps", "whisper_base"]},
+    "03_classical_baselines": {"feature_sets": ["seed", "functionals", "egemaps"]},
+    "07_export": {"latency_clips": 5, "int8_clips": 60},
+}
+
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
-        training=Budget(trees=60, xgb_rounds=40, svm_grid=(1.0, 10.0), inner_folds=2, logreg_grid=(0.01, 1.0)),
-        lstm=TrainConfig(epochs=3, units=16, patience=2, input_noise=0.3, bidirectional=True),
-        resnet=TrainConfig(epochs=2, width=4, patience=2, augment=("specaugment", "shift", "noise", "mixup")),
-        robustness_clips=None, robust_candidates=1, encoder_chunk=256),
+        training=Budget(trees=20, xgb_rounds=10, svm_grid=(1.0, 10.0), inner_folds=2, logreg_grid=(0.01, 1.0)),
+        lstm=TrainConfig(epochs=1, units=16, patience=1, input_noise=0.3, bidirectional=True),
+        resnet=TrainConfig(epochs=1, width=4, patience=1, augment=("specaugment", "shift", "noise", "mixup")),
+        robustness_clips=None, robust_candidates=1, encoder_chunk=256, notebook_parameters=QUICK_PARAMETERS),
     "full": Profile(
         "full",
         training=Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3,

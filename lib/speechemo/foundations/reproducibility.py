@@ -63,10 +63,24 @@ def git_commit(root: Path | None = None) -> str:
         return "unknown"
 
 
+#: the CPU's vector extensions, widest first: the same code runs about 3x faster with AVX-512 than
+#: with AVX2 alone (a RAVDESS ``make all``: 27 against 86 min), so every time names the kind
+VECTOR_FLAGS = ("avx512f", "avx2", "avx", "sse4_2")
+
+
+def vector_extension(cpuinfo: str) -> str:
+    """The widest of ``VECTOR_FLAGS`` in a ``/proc/cpuinfo`` text ('' where it lists none)."""
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return next((f for f in VECTOR_FLAGS if f in flags), "")
+
+
 def machine() -> dict[str, object]:
-    """What a run's times depend on: the CPU model, the cores this process may use, the memory, and
-    the boot id (two runs with the same boot id ran on one machine with no reboot between them;
-    empty where the system does not tell)."""
+    """What a run's times depend on: the CPU model and its widest vector extension (AVX-512 or not),
+    the cores this process may use, the memory, and the boot id (two runs with the same boot id ran
+    on one machine with no reboot between them; empty where the system does not tell)."""
     import platform
 
     def read(path: str) -> str:
@@ -75,17 +89,21 @@ def machine() -> dict[str, object]:
         except OSError:
             return ""
 
-    cpu = next((line.split(":", 1)[1].strip() for line in read("/proc/cpuinfo").splitlines()
+    cpuinfo = read("/proc/cpuinfo")
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
                 if line.startswith("model name")), platform.processor() or platform.machine())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
     except (AttributeError, ValueError, OSError):
         memory = None
-    return {"cpu": cpu, "cores": cores, "memory_gib": memory, "boot_id": read("/proc/sys/kernel/random/boot_id").strip()}
+    return {"cpu": cpu, "vector": vector_extension(cpuinfo), "cores": cores, "memory_gib": memory,
+            "boot_id": read("/proc/sys/kernel/random/boot_id").strip()}
 
 
 def machine_in_words(m: dict) -> str:
-    """``machine()`` as a reader wants it: 'AMD EPYC, 2 cores, 24 GiB'."""
-    return ", ".join(p for p in (str(m.get("cpu") or "unknown CPU"), f"{m.get('cores')} cores" if m.get("cores") else "",
+    """``machine()`` as a reader wants it: 'AMD EPYC (avx512f), 2 cores, 24 GiB' (a record written
+    before the vector extension was kept: the CPU alone)."""
+    cpu = str(m.get("cpu") or "unknown CPU") + (f" ({m['vector']})" if m.get("vector") else "")
+    return ", ".join(p for p in (cpu, f"{m.get('cores')} cores" if m.get("cores") else "",
                                  f"{m['memory_gib']} GiB" if m.get("memory_gib") else "") if p)

@@ -13,6 +13,7 @@ from pathlib import Path
 from speechemo.data.datasets import parts_of
 from speechemo.data.download import is_url
 from speechemo.foundations.paths import portable, project_root
+from speechemo.foundations.profiles import get as get_profile
 from speechemo.data.synthetic import write_corpus_layout
 
 
@@ -45,7 +46,8 @@ def run(params: dict[str, object], outputs_dir: str, only: str | None = None) ->
             print(f"\n=== {nb.name}  skipped: it needs another corpus; run it with "
                   "make notebook NB=08 CORPUS=emodb|tess|cremad|savee|csv CORPUS_DIR=/path/to/corpus", flush=True)
             continue
-        given = {k: v for k, v in params.items() if k in declared and v is not None}
+        given = {**get_profile(str(params.get("profile") or "full")).parameters_for(nb.stem, declared),
+                 **{k: v for k, v in params.items() if k in declared and v is not None}}
         target = out_dir / nb.name
         print(f"\n=== {nb.name}  {given}", flush=True)
         start = time.time()

@@ -10,7 +10,7 @@ import pandas as pd
 
 from speechemo.analysis import crosscorpus
 from speechemo.features import extraction
-from speechemo.foundations import files, plots, reference
+from speechemo.foundations import files, plots, reference, stage_times
 from speechemo.data import metadata
 from speechemo.protocol import choice, evaluation as ev
 from speechemo.data.download import DatasetInfo
@@ -31,6 +31,7 @@ class Context:
     profile: str
     settings: Profile
     run: str = ""                   # the run's resolved configuration, relative to outputs/results
+    notebook: str = ""              # the notebook this context belongs to (its stage times name it)
 
     @property
     def dataset(self) -> str:
@@ -82,7 +83,7 @@ def start(data_dir: str = "data", outputs_dir: str = "outputs", profile: str = "
     if banner:
         show_banner(info)
     run = write_run(lay, notebook, parameters(params or {}), settings, info.kind) if notebook else ""
-    return Context(lay, info, profile, settings, run)
+    return Context(lay, info, profile, settings, run, notebook or "")
 
 
 def parameters(namespace: dict) -> dict:
@@ -124,11 +125,20 @@ def save_figure(fig, ctx: Context, name: str) -> Path:
     return path
 
 
+def stage(ctx: Context, name: str):
+    """A context manager timing a stage of this notebook into ``stage_times.csv`` (the README's
+    per-stage table, ``foundations.stage_times``)."""
+    return stage_times.timed(ctx.lay.results, name, notebook=ctx.notebook, dataset=ctx.dataset,
+                             profile=ctx.profile, run=ctx.run)
+
+
 def extract(ctx: Context, table, sets: list[str], n_jobs: int = 2, executor=None, whisper_dir: str | None = None,
             progress: bool = True) -> extraction.Extraction:
-    """``extraction.extract`` into this run's cache, with the profile's encoder chunking."""
-    return extraction.extract(table, sets, ctx.lay.features, n_jobs, progress, whisper_dir or None,
-                              ctx.settings.encoder_chunk, executor)
+    """``extraction.extract`` into this run's cache, with the profile's encoder chunking (a stage:
+    the sets' features, computed or read from the cache)."""
+    with stage(ctx, f"features: {', '.join(sets)} ({len(table)} clips)"):
+        return extraction.extract(table, sets, ctx.lay.features, n_jobs, progress, whisper_dir or None,
+                                  ctx.settings.encoder_chunk, executor)
 
 
 def extraction_plan(ctx: Context, table, sets: list[str], everywhere: list[str]) -> list[tuple[str, object, list[str]]]:
@@ -250,11 +260,12 @@ def evaluate_grid(ctx: Context, runs: list[tuple], meta, *, notebook: str, budge
         splits = ev.folds_for(_protocol(run), y, actors, seed, corpus)
         jobs.append((i, fp, y, splits, split_classes(task, y, splits), list(meta.index), keep))
     results, kept = {}, {}
-    for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
-        run = runs[i]
-        results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
-        if keep is not None:
-            kept[run] = keep
+    with stage(ctx, f"fits: {desc} ({', '.join(sorted({r[1] for r in runs}))})"):
+        for i, res, keep in ex.map(_cv_job, jobs, desc=desc):
+            run = runs[i]
+            results[run] = _record(ctx, run, res, corpus, notebook, recorded[run])
+            if keep is not None:
+                kept[run] = keep
     chosen = choice.nested_choices(results, choice.features_for(notebook))  # by the training actors; no fit
     for run, res in chosen.items():
         recorded[run] = {"rule": "each fold: the head with the best inner-CV UA on its training actors",

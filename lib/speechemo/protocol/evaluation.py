@@ -344,7 +344,7 @@ def result_row(res: CVResult, *, dataset: str, task: str, features: str, model: 
     return {"dataset": dataset, "task": task, "features": features, "model": model,
             "protocol": protocol, "normalisation": normalisation,
             "train_corpora": train_corpora or dataset, "test_corpora": test_corpora or dataset, **res.summary(),
-            "fit_seconds": round(res.fit_seconds, 2), "profile": profile, "notebook": notebook,
+            "fit_seconds": round(res.fit_seconds, 4), "profile": profile, "notebook": notebook,
             "params": json.dumps(params or {}, sort_keys=True), "commit": git_commit(), "run": run,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

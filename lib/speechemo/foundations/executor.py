@@ -124,20 +124,22 @@ class Executor:
         return f"{self.workers} workers x {self.threads} threads on {where}"
 
     def map(self, fn: Callable, items: Iterable, desc: str | None = None, progress: bool = True,
-            total: int | None = None) -> Iterator:
+            total: int | None = None, warm_up: bool = True) -> Iterator:
         """``fn(item)`` for every item, results as they finish (order not kept), with a progress
         bar. On Dask a task whose worker dies is run again elsewhere (up to two retries).
 
-        The first item runs in this process before any worker starts: it compiles the JIT kernels
-        the task needs (librosa's numba functions) and writes them to numba's on-disk cache, which
-        the workers then only read. Workers compiling the same kernel at once corrupt that cache
-        (seen here: a segmentation fault in librosa's pitch tracker in every later process)."""
+        With ``warm_up``, the first item runs in this process before any worker starts: it compiles
+        the JIT kernels the task needs (librosa's numba functions) and writes them to numba's on-disk
+        cache, which the workers then only read. Workers compiling the same kernel at once corrupt
+        that cache (seen here: a segmentation fault in librosa's pitch tracker in every later
+        process). Tasks that set their own thread budget (TensorFlow training) pass ``False``: every
+        item then runs in a worker, and this process keeps its pools."""
         from tqdm import tqdm
 
         items = list(items)
         bar = tqdm(total=total or len(items), desc=desc, disable=not progress or desc is None)
         try:
-            if items:
+            if items and warm_up:
                 yield fn(items[0])
                 bar.update(1)
                 items = items[1:]

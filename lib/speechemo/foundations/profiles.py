@@ -42,6 +42,7 @@ class TrainConfig:
     dropout: float = 0.3
     augment: tuple[str, ...] = ()   # any of: specaugment, shift, noise, mixup
     seed: int = 0
+    parallel_folds: bool = False    # folds in worker processes, one thread each (models.deep.train_folds)
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,27 @@ class Profile:
 # augmented) against each other, 12 fits per candidate; it trains on at most 2,000 clips per fit,
 # which RAVDESS (1,200) never reaches. One ridge fit on RAVDESS + CREMA-D (whisper_base, emotion)
 # took 1.5 / 3.9 / 8.6 s with 1,500 / 3,000 / 4,500 rows on this machine.
+# parallel_folds: side by side on one 2-core machine (AMD EPYC with AVX-512, 2026-12-08, the quick
+# synthetic corpus, six folds), two workers with one thread each against one process with both: the
+# full LSTM 96 -> 63 s at 20 epochs (6 epochs: 29 -> 26 s); the full ResNet-18 46 -> 44 s at 10 epochs,
+# 19 -> 27 s at 3 (its convolutions use both threads well; each worker builds and traces its fold's
+# model, a few seconds). So the LSTM's folds train in parallel and the ResNet's, and quick runs, do not.
+# Notebook 04 on RAVDESS, same machine, one after the other: 535 / 502 s (seeds 0 / 1) before, 372 / 386 s
+# with its twelve trainings two at a time (0.73 x; an epoch takes 2.3 s on one thread against 2.0 s on
+# two); emotion UA 58.3 / 59.8 -> 57.4 / 61.7 speaker-normalised, 52.9 / 55.5 -> 51.2 / 54.9 without.
 # quick: every notebook runs once, end to end, in minutes (what ``make test`` compares with its references):
 # the smallest budgets that still train every kind of model (an epoch, 10 boosting rounds, 20 trees), and
 # grids without ComParE (6,373 columns: half of 02's openSMILE time and 03's ridge fits, run on real data
-# only; tests/test_opensmile.py checks the set itself), a latency check on 5 clips and an int8 check on 60.
+# only; tests/test_opensmile.py checks the set itself), the deep models with one normalisation, a latency
+# check on 5 clips and an int8 check on 60.
 # Profiled on the 6-actor synthetic corpus (tools/profile_notebook.py, one core of an AMD EPYC with
 # AVX-512, 2026-12-08): in 03, 44 of 110 s were XGBoost's 40 rounds and 21 s the forests; in 02, 38 of 69 s
 # were openSMILE (eGeMAPS + ComParE) and 20 s the encoder.
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "02_features": {"sets": ["seed", "functionals", "sequence", "image", "egemaps", "whisper_base"]},
     "03_classical_baselines": {"feature_sets": ["seed", "functionals", "egemaps"]},
+    "04_lstm": {"normalisations": ["speaker"]},  # one normalisation: the other adds six more folds, no new code
+    "05_resnet": {"normalisations": ["speaker"]},
     "07_export": {"latency_clips": 5, "int8_clips": 60},
 }
 
@@ -114,7 +126,7 @@ PROFILES: dict[str, Profile] = {
         "full",
         training=Budget(trees=300, xgb_rounds=200, svm_grid=(1.0, 3.0, 10.0, 30.0), inner_folds=3,
                         logreg_grid=(0.001, 0.01, 0.1, 1.0), max_train=6300),
-        lstm=TrainConfig(epochs=100, units=64, patience=8, input_noise=0.3, bidirectional=True),
+        lstm=TrainConfig(epochs=100, units=64, patience=8, input_noise=0.3, bidirectional=True, parallel_folds=True),
         resnet=TrainConfig(epochs=25, width=16, patience=6, batch_size=32,
                            augment=("specaugment", "shift", "noise", "mixup")),
         robustness_clips=576, robust_candidates=3, robust_max_train=2000, encoder_chunk=256),

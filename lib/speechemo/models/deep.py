@@ -323,6 +323,8 @@ class FoldTrainer:
         self.axis = 1 if image else -1
         self.cache: dict[int, dict[str, np.ndarray]] = {}
         self.runs: dict[int, Trained] = {}
+        self.billed: set[int] = set()   # folds whose training time a result row has reported
+        self.init_fold: int | None = None  # a worker's copy: the fold whose seed draws the initial weights
         self.session: Session | None = None
         if normalisation == "speaker":
             self.x_spk = speaker_standardise(x, mask, actors, self.axis)
@@ -343,7 +345,7 @@ class FoldTrainer:
         # starts from those weights (Session.reset), and Keras's dropout and noise draw from
         # their own seed generators, so re-seeding it per fold would only re-instantiate the
         # traced training step (reproducibility.seed_everything)
-        seed_everything(self.cfg.seed + fold, tensorflow=self.session is None)
+        seed_everything(self.cfg.seed + (self.init_fold or fold), tensorflow=self.session is None)
         if self.session is None:
             self.session = Session(self.build(), list(self.targets), self.cfg)
         val_actors = validation_actors(self.actors[tr], fold)
@@ -359,6 +361,22 @@ class FoldTrainer:
         run.model = None  # fold models are not kept
         self.runs[fold] = run
         return self.cache[fold]
+
+    def fit_seconds(self, fold: int) -> float:
+        """The training time of ``fold`` the first time it is asked, 0 after (the tasks scored from one
+        training run share it): what a result row reports, wherever the fold was trained."""
+        first = fold not in self.billed
+        self.billed.add(fold)
+        return self.runs[fold].seconds if first and fold in self.runs else 0.0
+
+    def detached(self, init_fold: int) -> "FoldTrainer":
+        """A copy without the TensorFlow session or results, to send to a worker process; its model
+        starts from the weights drawn with ``init_fold``'s seed, as every fold of a run in one process
+        does (that of the first fold trained)."""
+        out = object.__new__(FoldTrainer)
+        out.__dict__.update({**self.__dict__, "session": None, "cache": {}, "runs": {}, "billed": set(),
+                             "init_fold": init_fold})
+        return out
 
     def histories(self) -> list[dict[str, list[float]]]:
         return [self.runs[k].history for k in sorted(self.runs)]
@@ -380,3 +398,41 @@ class FoldTrainer:
         return {"folds": len(self.runs), "epochs": len(ep), "seconds_per_epoch": float(np.mean(ep)) if ep else 0.0,
                 "train_seconds": float(sum(r.seconds for r in self.runs.values())),
                 "mean_best_epoch": float(np.mean([r.best_epoch for r in self.runs.values()])) if self.runs else 0.0}
+
+
+# ----------------------------------------------------------------------------- folds in parallel
+def _fold_job(job: tuple) -> tuple:
+    """Train one fold of one trainer in this (worker) process, TensorFlow capped at ``threads``:
+    returns ``(trainer index, fold, test probabilities, run)``. The fold's model is built afresh from
+    the trainer's initial weights (``FoldTrainer.detached``), so a fold's result does not depend on
+    which process trains it or on the folds trained before it there."""
+    import keras
+    import tensorflow  # noqa: F401 - loaded before its pools are capped (limit_threads sets them once)
+
+    from speechemo.foundations.executor import limit_threads
+
+    i, trainer, fold, tr, te, threads = job
+    limit_threads(threads)
+    keras.backend.clear_session()  # a reused worker frees the previous fold's graph
+    probs = trainer.probs(fold, tr, te)
+    return i, fold, probs, trainer.runs[fold]
+
+
+def train_folds(trainers: list[FoldTrainer], splits: list[tuple[np.ndarray, np.ndarray]], executor,
+                desc: str = "folds") -> None:
+    """Train every fold of every trainer, filling each trainer's fold cache (its ``probs`` then answer
+    from it, for folds numbered from 1 as ``evaluation.cross_validate`` numbers them). With ``parallel_folds`` in the trainers' configuration and several workers, on
+    ``executor`` (``foundations.executor``: worker processes with a thread budget each, or Dask): on a
+    2-core machine two LSTM folds at a time with one thread each keep both cores busier than one fold
+    with two (``profiles``: the measurement). Otherwise one after the other here, sharing one traced
+    model (``Session``)."""
+    folds = list(enumerate(splits, 1))  # numbered from 1, as evaluation.cross_validate asks for them
+    if executor.workers < 2 or not all(t.cfg.parallel_folds for t in trainers):
+        for t in trainers:
+            for k, (tr, te) in folds:
+                t.probs(k, tr, te)
+        return
+    jobs = [(i, t.detached(folds[0][0]), k, tr, te, executor.threads) for i, t in enumerate(trainers)
+            for k, (tr, te) in folds]
+    for i, fold, probs, run in executor.map(_fold_job, jobs, desc=desc, warm_up=False):
+        trainers[i].cache[fold], trainers[i].runs[fold] = probs, run

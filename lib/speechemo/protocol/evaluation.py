@@ -312,7 +312,8 @@ def voice_scores(proba: pd.DataFrame, truth: np.ndarray, voices: np.ndarray) -> 
 def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], classes: list[str],
                    files: list[str] | None = None, progress: str | None = None) -> CVResult:
     """Run ``fit_predict(train_idx, test_idx, fold) -> predicted labels`` on every split (or
-    ``(labels, facts)``: the facts, e.g. a nested search's ``inner_ua``, join the fold's row).
+    ``(labels, facts)``: the facts, e.g. a nested search's ``inner_ua``, join the fold's row; a
+    ``fit_seconds`` among them is the fold's fit time, for a model trained before the call).
 
     ``fit_predict`` owns everything that is fitted, and sees the test indices only to predict.
     """
@@ -325,8 +326,7 @@ def cross_validate(fit_predict: FitPredict, y: np.ndarray, splits: list[Split], 
         t0 = time.perf_counter()
         out = fit_predict(tr, te, k)
         pred, facts = out if isinstance(out, tuple) else (out, {})
-        pred = np.asarray(pred)
-        dt = time.perf_counter() - t0
+        pred, dt = np.asarray(pred), facts.pop("fit_seconds", time.perf_counter() - t0)
         total += dt
         rows.append({"fold": k, **scores(y[te], pred, classes), "n_test": len(te), "fit_seconds": dt, **facts})
         preds.append(pd.DataFrame({"file": np.asarray(files)[te] if files is not None else te,

@@ -421,11 +421,12 @@ def _fold_job(job: tuple) -> tuple:
 def train_folds(trainers: list[FoldTrainer], splits: list[tuple[np.ndarray, np.ndarray]], executor,
                 desc: str = "folds") -> None:
     """Train every fold of every trainer, filling each trainer's fold cache (its ``probs`` then answer
-    from it, for folds numbered from 1 as ``evaluation.cross_validate`` numbers them). With ``parallel_folds`` in the trainers' configuration and several workers, on
-    ``executor`` (``foundations.executor``: worker processes with a thread budget each, or Dask): on a
-    2-core machine two LSTM folds at a time with one thread each keep both cores busier than one fold
-    with two (``profiles``: the measurement). Otherwise one after the other here, sharing one traced
-    model (``Session``)."""
+    from it, for folds numbered from 1 as ``evaluation.cross_validate`` numbers them). With
+    ``parallel_folds`` in the trainers' configuration and several workers, on ``executor``
+    (``foundations.executor``: worker processes with a thread budget each, or Dask): on a 2-core
+    machine two LSTM folds at a time with one thread each keep both cores busier than one fold with
+    two (``profiles``: the measurement). Otherwise one after the other here, sharing one traced model
+    (``Session``)."""
     folds = list(enumerate(splits, 1))  # numbered from 1, as evaluation.cross_validate asks for them
     if executor.workers < 2 or not all(t.cfg.parallel_folds for t in trainers):
         for t in trainers:
